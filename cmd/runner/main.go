@@ -1,0 +1,104 @@
+// Command runner runs Gatys-style neural style transfer experiments described
+// by YAML configs, on a VGG SavedModel written by export/.
+//
+//	runner -config experiments/paper.yaml [-set key=value]... [-out DIR]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/styletransfer/gostyle/configs"
+	"github.com/styletransfer/gostyle/graphs"
+	"github.com/styletransfer/gostyle/runner"
+	"github.com/styletransfer/gostyle/runner/config"
+)
+
+// setFlags collects repeated -set key=value flags.
+type setFlags []string
+
+func (s *setFlags) String() string     { return strings.Join(*s, " ") }
+func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
+
+// errInterrupted marks a run stopped by a signal (exit 130, like a shell).
+var errInterrupted = errors.New("interrupted")
+
+func main() {
+	// TensorFlow's C++ logging would bury our one-line errors; users can still
+	// ask for it by setting TF_CPP_MIN_LOG_LEVEL themselves.
+	if _, ok := os.LookupEnv("TF_CPP_MIN_LOG_LEVEL"); !ok {
+		os.Setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+	}
+	err := run(os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case err == nil:
+	case errors.Is(err, errInterrupted):
+		os.Exit(130)
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	default:
+		fmt.Fprintf(os.Stderr, "runner: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("runner", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgName := fs.String("config", configs.Default, "experiment config: a path, a path under configs/, or an embedded config")
+	out := fs.String("out", "", "output root folder (overrides the config's output key)")
+	var sets setFlags
+	fs.Var(&sets, "set", "override a config key: -set key=value (repeatable; dotted keys for nested maps, values in YAML)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: runner -config FILE [-set key=value]... [-out DIR]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%v (see runner -h)", err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (see runner -h)", fs.Arg(0))
+	}
+
+	src, err := config.Find(*cfgName, "configs", configs.FS)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(src, sets)
+	if err != nil {
+		return err
+	}
+	if *out != "" {
+		cfg.Output = *out
+	}
+	model, err := graphs.Load(cfg.Model)
+	if err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := runner.Run(ctx, cfg, model, stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "loss %.4g -> %.4g in %d iterations, %.1f s (%.3f s/it)\n",
+		res.Initial.Total, res.Last.Total, res.Iterations, res.Seconds, res.Seconds/float64(max(res.Iterations, 1)))
+	fmt.Fprintf(stdout, "pictures: %s/ (final: %s)\n", res.Dir, res.Final)
+	if !model.Meta.Pretrained() {
+		fmt.Fprintln(stdout, "note: the model holds random weights, not ImageNet VGG; see README for real weights")
+	}
+	if res.Interrupted {
+		return errInterrupted
+	}
+	return nil
+}

@@ -1,0 +1,198 @@
+package graphs
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"unsafe"
+
+	tf "github.com/galeone/tensorflow/tensorflow/go"
+)
+
+// Targets are a run's constants: they are stored in the graph once (the
+// set_targets signature) so each iteration feeds only the image.
+type Targets struct {
+	Content map[string]*tf.Tensor // layer -> target activation
+	Grams   map[string]*tf.Tensor // layer -> raw target Gram matrix F^T F
+	// Final per-layer coefficients in Meta.Layers order: user weights,
+	// strengths and the loss normalisation are all folded in by the caller.
+	ContentWeights, StyleWeights []float32
+	TVWeights                    [2]float32 // vertical, horizontal
+}
+
+// SetTargets stores targets and coefficients in the model's graph. Layers
+// without a target get a broadcast zero (their coefficient should be zero).
+func (m *Model) SetTargets(t Targets) error {
+	n := len(m.Meta.Layers)
+	if len(t.ContentWeights) != n || len(t.StyleWeights) != n {
+		return fmt.Errorf("set targets: want %d content and style weights, got %d and %d", n, len(t.ContentWeights), len(t.StyleWeights))
+	}
+	feeds := make(map[string]*tf.Tensor, 2*n+3)
+	for _, l := range m.Meta.Layers {
+		feeds["content_"+l], feeds["gram_"+l] = m.zeroContent, m.zeroGram
+	}
+	for l, v := range t.Content {
+		if m.Meta.LayerIndex(l) < 0 {
+			return fmt.Errorf("set targets: model has no layer %q", l)
+		}
+		feeds["content_"+l] = v
+	}
+	for l, v := range t.Grams {
+		if m.Meta.LayerIndex(l) < 0 {
+			return fmt.Errorf("set targets: model has no layer %q", l)
+		}
+		feeds["gram_"+l] = v
+	}
+	var err error
+	if feeds["content_weights"], err = tf.NewTensor(t.ContentWeights); err != nil {
+		return err
+	}
+	if feeds["style_weights"], err = tf.NewTensor(t.StyleWeights); err != nil {
+		return err
+	}
+	if feeds["tv_weights"], err = tf.NewTensor(t.TVWeights[:]); err != nil {
+		return err
+	}
+	_, err = m.run(sigSetTargets, feeds, "ok")
+	return err
+}
+
+// Losses are the values of one loss evaluation. The per-layer slices hold
+// raw sums (before coefficients), in Meta.Layers order.
+type Losses struct {
+	Total, Content, Style, TV  float32
+	ContentLayers, StyleLayers []float32
+}
+
+// Evaluator evaluates the loss and its gradient for images of one size. It
+// keeps its feeds, fetches and result buffers, so the per-iteration call
+// allocates only the two image-sized tensors TensorFlow needs.
+type Evaluator struct {
+	m        *Model
+	shape    []int64
+	feeds    map[tf.Output]*tf.Tensor
+	in       tf.Output
+	fetches  []tf.Output
+	garbage  int // bytes of C tensors handed to finalizers since the last GC
+	scratch4 [4]byte
+}
+
+// gcEvery bounds the C memory held by dead tensors: TensorFlow tensors are
+// freed by Go finalizers, and the small Go heap alone would rarely trigger a GC.
+const gcEvery = 256 << 20
+
+// NewEvaluator prepares loss evaluations for width x height images.
+func (m *Model) NewEvaluator(width, height int) *Evaluator {
+	s := m.sigs[sigLoss]
+	e := &Evaluator{
+		m:     m,
+		shape: []int64{1, int64(height), int64(width), 3},
+		feeds: make(map[tf.Output]*tf.Tensor, 1),
+		in:    s.inputs["image"],
+	}
+	for _, k := range []string{"total", "content", "style", "tv", "content_layers", "style_layers", "grad"} {
+		e.fetches = append(e.fetches, s.outputs[k])
+	}
+	return e
+}
+
+// Evaluate computes the losses at img (NHWC, mean subtracted) and writes
+// d(total)/d(image) into grad (same length as img).
+func (e *Evaluator) Evaluate(img, grad []float32, out *Losses) error {
+	n := int(e.shape[1] * e.shape[2] * 3)
+	if len(img) != n || len(grad) != n {
+		return fmt.Errorf("evaluate: image has %d values, gradient %d, want %d", len(img), len(grad), n)
+	}
+	in, err := tf.ReadTensor(tf.Float, e.shape, byteReader(floatBytes(img)))
+	if err != nil {
+		return fmt.Errorf("evaluate: %w", err)
+	}
+	e.feeds[e.in] = in
+	var res []*tf.Tensor
+	err = catch(func() { res = e.m.tfm.Exec(e.fetches, e.feeds) })
+	e.feeds[e.in] = nil
+	if err != nil {
+		return fmt.Errorf("run loss: %w", err)
+	}
+	layers := len(e.m.Meta.Layers)
+	if len(out.ContentLayers) != layers {
+		out.ContentLayers = make([]float32, layers)
+		out.StyleLayers = make([]float32, layers)
+	}
+	for i, dst := range [4]*float32{&out.Total, &out.Content, &out.Style, &out.TV} {
+		if err := copyTensor(res[i], e.scratch4[:]); err != nil {
+			return fmt.Errorf("loss output %d: %w", i, err)
+		}
+		*dst = math.Float32frombits(binary.NativeEndian.Uint32(e.scratch4[:]))
+	}
+	for i, dst := range [3][]float32{out.ContentLayers, out.StyleLayers, grad} {
+		if err := copyTensor(res[4+i], floatBytes(dst)); err != nil {
+			return fmt.Errorf("loss output %d: %w", 4+i, err)
+		}
+	}
+	e.garbage += 2 * 4 * n
+	if e.garbage >= gcEvery {
+		e.garbage = 0
+		runtime.GC()
+	}
+	return nil
+}
+
+// copyTensor copies a numeric tensor's bytes into dst, which must fit exactly.
+func copyTensor(t *tf.Tensor, dst []byte) error {
+	w := fixedWriter{buf: dst}
+	n, err := t.WriteContentsTo(&w)
+	if err != nil {
+		return err
+	}
+	if int(n) != len(dst) {
+		return fmt.Errorf("got %d bytes, want %d", n, len(dst))
+	}
+	return nil
+}
+
+// floatBytes views a float32 slice as bytes (no copy).
+func floatBytes(f []float32) []byte {
+	if len(f) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), 4*len(f))
+}
+
+type sliceReader struct{ b []byte }
+
+func byteReader(b []byte) *sliceReader { return &sliceReader{b: b} }
+
+func (r *sliceReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	return n, nil
+}
+
+// fixedWriter writes into a preallocated buffer and refuses to grow.
+type fixedWriter struct {
+	buf []byte
+	n   int
+}
+
+func (w *fixedWriter) Write(p []byte) (int, error) {
+	if w.n+len(p) > len(w.buf) {
+		return 0, fmt.Errorf("tensor larger than its buffer (%d bytes)", len(w.buf))
+	}
+	copy(w.buf[w.n:], p)
+	w.n += len(p)
+	return len(p), nil
+}
+
+// imageTensor makes a [1, height, width, 3] tensor from NHWC data.
+func imageTensor(img []float32, width, height int) (*tf.Tensor, error) {
+	if len(img) != width*height*3 {
+		return nil, fmt.Errorf("image has %d values, want %dx%dx3", len(img), height, width)
+	}
+	return tf.ReadTensor(tf.Float, []int64{1, int64(height), int64(width), 3}, byteReader(floatBytes(img)))
+}

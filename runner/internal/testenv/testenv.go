@@ -1,0 +1,47 @@
+// Package testenv finds what the project's tests need outside Go: the
+// repository root and the project-local Python that holds NumPy and TensorFlow.
+package testenv
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Root returns the repository root (the folder holding go.mod).
+func Root(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test's folder")
+		}
+		dir = parent
+	}
+}
+
+// Python returns the project venv's interpreter ($STYLE_PYTHON overrides it).
+// A missing venv is a failure, not a skip: `make test` always creates it.
+func Python(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("STYLE_PYTHON"); p != "" {
+		return p
+	}
+	p := filepath.Join(Root(t), ".venv", "bin", "python")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("no project Python at %s: run `make setup` (or set STYLE_PYTHON)", p)
+	}
+	return p
+}
+
+// Path returns a path under the repository root.
+func Path(t testing.TB, elem ...string) string {
+	return filepath.Join(append([]string{Root(t)}, elem...)...)
+}

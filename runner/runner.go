@@ -1,0 +1,389 @@
+// Package runner runs one style-transfer experiment: it prepares the
+// pictures, computes the targets once, drives the optimizer over the model's
+// loss-and-gradient signature, and writes the run folder (resolved config,
+// metrics, checkpoints, final picture).
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	tf "github.com/galeone/tensorflow/tensorflow/go"
+
+	"github.com/styletransfer/gostyle/graphs"
+	"github.com/styletransfer/gostyle/runner/config"
+	"github.com/styletransfer/gostyle/runner/optim"
+	"github.com/styletransfer/gostyle/runner/picture"
+)
+
+// Result describes a finished (or interrupted) run.
+type Result struct {
+	Dir         string // the run folder
+	Final       string // path of the final picture
+	Iterations  int    // updates applied
+	Interrupted bool   // stopped early by the context
+	Initial     graphs.Losses
+	Last        graphs.Losses
+	Seconds     float64 // optimisation wall time
+}
+
+// experiment is everything a run needs, checked before anything is written.
+type experiment struct {
+	cfg     config.Config
+	model   *graphs.Model
+	mean    [3]float32
+	width   int
+	height  int
+	content *picture.Tensor
+	styles  []*picture.Tensor
+	dir     string
+}
+
+// Run executes cfg on model. Bad input is reported before the run folder is
+// created; the folder is written as <name>.partial and renamed when done, so
+// a run folder without that suffix is always complete.
+func Run(ctx context.Context, cfg config.Config, model *graphs.Model, log io.Writer) (*Result, error) {
+	ex, err := prepare(cfg, model)
+	if err != nil {
+		return nil, err
+	}
+	targets, err := ex.targets()
+	if err != nil {
+		return nil, err
+	}
+	if err := model.SetTargets(targets); err != nil {
+		return nil, err
+	}
+	return ex.optimise(ctx, log)
+}
+
+func prepare(cfg config.Config, model *graphs.Model) (*experiment, error) {
+	md := model.Meta
+	for _, group := range []struct {
+		key    string
+		layers map[string]float64
+	}{{"content_layers", cfg.ContentLayers}, {"style_layers", cfg.StyleLayers}} {
+		for l := range group.layers {
+			if md.LayerIndex(l) < 0 {
+				return nil, fmt.Errorf("key %s: model %s has no layer %q (it has %s)", group.key, model.Dir, l, strings.Join(md.Layers, ", "))
+			}
+		}
+	}
+	if cfg.Pooling != "" && cfg.Pooling != md.Pooling {
+		return nil, fmt.Errorf("key pooling: config wants %s pooling, model %s has %s (export one with --pooling %s)", cfg.Pooling, model.Dir, md.Pooling, cfg.Pooling)
+	}
+	ex := &experiment{cfg: cfg, model: model, mean: md.Mean()}
+
+	content, err := picture.Load(cfg.Content)
+	if err != nil {
+		return nil, fmt.Errorf("content picture: %w", err)
+	}
+	ex.width, ex.height = picture.Size(content, cfg.Width, cfg.Height)
+	ex.content = picture.FromImage(picture.Fit(content, ex.width, ex.height), ex.mean)
+	for _, path := range cfg.Style {
+		img, err := picture.Load(path)
+		if err != nil {
+			return nil, fmt.Errorf("style picture: %w", err)
+		}
+		// As in the notebook, the style picture is cropped and resized to the
+		// output size, so its Gram matrices sum over as many positions.
+		ex.styles = append(ex.styles, picture.FromImage(picture.Fit(img, ex.width, ex.height), ex.mean))
+	}
+	name := cfg.Name
+	if name == "" {
+		name = defaultName(cfg)
+	}
+	ex.dir = filepath.Join(cfg.Output, name)
+	return ex, nil
+}
+
+// defaultName is "<content>_<style>", as the notebook names its results folder.
+func defaultName(cfg config.Config) string {
+	base := func(p string) string { return strings.TrimSuffix(filepath.Base(p), filepath.Ext(p)) }
+	parts := []string{base(cfg.Content)}
+	for _, s := range cfg.Style {
+		parts = append(parts, base(s))
+	}
+	return strings.Join(parts, "_")
+}
+
+// used returns the layers with a non-zero weight, in model order.
+func (ex *experiment) used(weights map[string]float64, strength float64) []string {
+	var out []string
+	for _, l := range ex.model.Meta.Layers {
+		if weights[l] > 0 && strength > 0 {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// targets runs the network on the content and style pictures once and folds
+// weights, strengths and the loss normalisation into per-layer coefficients.
+func (ex *experiment) targets() (graphs.Targets, error) {
+	cfg, md := ex.cfg, ex.model.Meta
+	contentLayers := ex.used(cfg.ContentLayers, cfg.ContentWeight)
+	styleLayers := ex.used(cfg.StyleLayers, cfg.StyleWeight)
+	all := slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(contentLayers), styleLayers...))))
+
+	keys := make([]string, 0, 2*len(all))
+	for _, l := range contentLayers {
+		keys = append(keys, graphs.ActivationKey(l))
+	}
+	for _, l := range all {
+		keys = append(keys, graphs.SizeKey(l))
+	}
+	feats, err := ex.model.Features(ex.content.Data, ex.width, ex.height, keys...)
+	if err != nil {
+		return graphs.Targets{}, fmt.Errorf("content features: %w", err)
+	}
+	t := graphs.Targets{
+		Content:        map[string]*tf.Tensor{},
+		Grams:          map[string]*tf.Tensor{},
+		ContentWeights: make([]float32, len(md.Layers)),
+		StyleWeights:   make([]float32, len(md.Layers)),
+		TVWeights:      [2]float32{float32(cfg.TVWeight), float32(cfg.TVWeight)},
+	}
+	size := func(l string) (n, m float64, err error) {
+		hw, ok := feats[graphs.SizeKey(l)].Value().([]int32)
+		if !ok || len(hw) != 2 {
+			return 0, 0, fmt.Errorf("features %s: want int32[2]", graphs.SizeKey(l))
+		}
+		return float64(md.Channels[md.LayerIndex(l)]), float64(hw[0]) * float64(hw[1]), nil
+	}
+	for _, l := range contentLayers {
+		n, m, err := size(l)
+		if err != nil {
+			return t, err
+		}
+		t.Content[l] = feats[graphs.ActivationKey(l)]
+		t.ContentWeights[md.LayerIndex(l)] = float32(cfg.ContentWeight * cfg.ContentLayers[l] * contentNorm(n, m))
+	}
+	if len(styleLayers) > 0 {
+		grams, err := ex.styleGrams(styleLayers)
+		if err != nil {
+			return t, err
+		}
+		for _, l := range styleLayers {
+			n, m, err := size(l)
+			if err != nil {
+				return t, err
+			}
+			t.Grams[l] = grams[l]
+			t.StyleWeights[md.LayerIndex(l)] = float32(cfg.StyleWeight * cfg.StyleLayers[l] * styleNorm(n, m))
+		}
+	}
+	return t, nil
+}
+
+// The notebook's normalisations (seed 000): content 1/(2 sqrt(N) sqrt(M)),
+// style 1/(4 N^2 M^2), N channels and M = h*w positions of the layer.
+func contentNorm(n, m float64) float64 { return 1 / (2 * math.Sqrt(n) * math.Sqrt(m)) }
+func styleNorm(n, m float64) float64   { return 1 / (4 * n * n * m * m) }
+
+// styleGrams returns the target Gram matrices; several style pictures are
+// blended with equal weights: sum_s (G - A_s)^2 / S has the gradient of
+// (G - mean_s A_s)^2, so the mean Gram is the one target to store.
+func (ex *experiment) styleGrams(layers []string) (map[string]*tf.Tensor, error) {
+	keys := make([]string, len(layers))
+	for i, l := range layers {
+		keys[i] = graphs.GramKey(l)
+	}
+	var sums map[string][][]float32
+	out := map[string]*tf.Tensor{}
+	for si, st := range ex.styles {
+		feats, err := ex.model.Features(st.Data, ex.width, ex.height, keys...)
+		if err != nil {
+			return nil, fmt.Errorf("style features (%s): %w", ex.cfg.Style[si], err)
+		}
+		if len(ex.styles) == 1 {
+			for _, l := range layers {
+				out[l] = feats[graphs.GramKey(l)]
+			}
+			return out, nil
+		}
+		if sums == nil {
+			sums = map[string][][]float32{}
+		}
+		for _, l := range layers {
+			g, ok := feats[graphs.GramKey(l)].Value().([][]float32)
+			if !ok {
+				return nil, fmt.Errorf("features %s: want a matrix", graphs.GramKey(l))
+			}
+			if sums[l] == nil {
+				sums[l] = g
+				continue
+			}
+			for i := range g {
+				for j := range g[i] {
+					sums[l][i][j] += g[i][j]
+				}
+			}
+		}
+	}
+	inv := 1 / float32(len(ex.styles))
+	for _, l := range layers {
+		for _, row := range sums[l] {
+			for j := range row {
+				row[j] *= inv
+			}
+		}
+		t, err := tf.NewTensor(sums[l])
+		if err != nil {
+			return nil, err
+		}
+		out[l] = t
+	}
+	return out, nil
+}
+
+// startImage is the notebook's ratio*U(-20, 20) + (1-ratio)*content, seeded.
+func (ex *experiment) startImage() []float32 {
+	rng := rand.New(rand.NewPCG(uint64(ex.cfg.Seed), 0x5eed))
+	r := float32(ex.cfg.NoiseRatio)
+	x := make([]float32, len(ex.content.Data))
+	for i, c := range ex.content.Data {
+		noise := float32(rng.Float64()*40 - 20)
+		x[i] = r*noise + (1-r)*c
+	}
+	return x
+}
+
+// optimise writes the run folder and runs the optimizer loop.
+func (ex *experiment) optimise(ctx context.Context, log io.Writer) (res *Result, err error) {
+	cfg, md := ex.cfg, ex.model.Meta
+	partial := ex.dir + ".partial"
+	if err := os.RemoveAll(partial); err != nil {
+		return nil, fmt.Errorf("run folder: %w", err)
+	}
+	if err := os.MkdirAll(partial, 0o755); err != nil {
+		return nil, fmt.Errorf("run folder: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(partial)
+		}
+	}()
+	caption := map[string]string{"Software": "gostyle runner", "Comment": md.Describe()}
+	save := func(name string, t *picture.Tensor) error {
+		return picture.SavePNG(filepath.Join(partial, name), t.Image(ex.mean), caption)
+	}
+
+	if err := ex.writeRecord(partial); err != nil {
+		return nil, err
+	}
+	if err := save("content.png", ex.content); err != nil {
+		return nil, err
+	}
+	for i, st := range ex.styles {
+		name := "style.png"
+		if len(ex.styles) > 1 {
+			name = fmt.Sprintf("style_%d.png", i+1)
+		}
+		if err := save(name, st); err != nil {
+			return nil, err
+		}
+	}
+	x := &picture.Tensor{Width: ex.width, Height: ex.height, Data: ex.startImage()}
+	if err := save("initial.png", x); err != nil {
+		return nil, err
+	}
+	metrics, err := newMetrics(filepath.Join(partial, "metrics.csv"))
+	if err != nil {
+		return nil, err
+	}
+	defer metrics.close()
+
+	fmt.Fprintf(log, "model: %s\n", md.Describe())
+	fmt.Fprintf(log, "run: %s (%dx%d, %d iterations)\n", ex.dir, ex.width, ex.height, cfg.Iterations)
+
+	eval := ex.model.NewEvaluator(ex.width, ex.height)
+	grad := make([]float32, len(x.Data))
+	adam := optim.NewAdam(len(x.Data), cfg.LearningRate, cfg.Beta1, cfg.Beta2, cfg.Epsilon)
+	res = &Result{Dir: ex.dir}
+	var losses graphs.Losses
+	start := time.Now()
+	for it := 0; ; it++ {
+		if err := eval.Evaluate(x.Data, grad, &losses); err != nil {
+			return nil, fmt.Errorf("iteration %d: %w", it, err)
+		}
+		elapsed := time.Since(start).Seconds()
+		if bad := float64(losses.Total); math.IsNaN(bad) || math.IsInf(bad, 0) {
+			return nil, fmt.Errorf("iteration %d: loss is %v (try a smaller learning_rate)", it, losses.Total)
+		}
+		if err := metrics.add(it, &losses, elapsed); err != nil {
+			return nil, err
+		}
+		if it == 0 {
+			res.Initial = losses
+		}
+		res.Last, res.Iterations, res.Seconds = losses, it, elapsed
+		if cfg.LogEvery > 0 && (it%cfg.LogEvery == 0 || it == cfg.Iterations) {
+			perIt := 0.0
+			if it > 0 {
+				perIt = elapsed / float64(it)
+			}
+			fmt.Fprintf(log, "iter %5d/%d  total %.4g  content %.4g  style %.4g  tv %.4g  %.3f s/it\n",
+				it, cfg.Iterations, losses.Total, losses.Content, losses.Style, losses.TV, perIt)
+		}
+		if it == cfg.Iterations {
+			break
+		}
+		if ctx.Err() != nil {
+			res.Interrupted = true
+			fmt.Fprintf(log, "interrupted after %d iterations: saving where it got to\n", it)
+			break
+		}
+		adam.Step(x.Data, grad)
+		if cfg.CheckpointEvery > 0 && (it+1)%cfg.CheckpointEvery == 0 {
+			if err := save(fmt.Sprintf("styled_%04d.png", it+1), x); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := save("final.png", x); err != nil {
+		return nil, err
+	}
+	if err := metrics.close(); err != nil {
+		return nil, err
+	}
+	if err := os.RemoveAll(ex.dir); err != nil {
+		return nil, fmt.Errorf("replace %s: %w", ex.dir, err)
+	}
+	if err := os.Rename(partial, ex.dir); err != nil {
+		return nil, fmt.Errorf("finish run folder: %w", err)
+	}
+	res.Final = filepath.Join(ex.dir, "final.png")
+	return res, nil
+}
+
+// writeRecord saves the resolved config and the model's metadata.
+func (ex *experiment) writeRecord(dir string) error {
+	resolved := ex.cfg.Resolved()
+	resolved["width"], resolved["height"] = ex.width, ex.height
+	y, err := config.YAML(resolved)
+	if err != nil {
+		return err
+	}
+	header := fmt.Sprintf("# resolved config of this run\n# model: %s\n", ex.model.Meta.Describe())
+	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), append([]byte(header), y...), 0o644); err != nil {
+		return fmt.Errorf("write config.yaml: %w", err)
+	}
+	js, err := json.MarshalIndent(ex.model.Meta, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "model.json"), append(js, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write model.json: %w", err)
+	}
+	return nil
+}
