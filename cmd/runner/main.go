@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/styletransfer/gostyle/configs"
 	"github.com/styletransfer/gostyle/graphs"
@@ -30,11 +31,7 @@ func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
 var errInterrupted = errors.New("interrupted")
 
 func main() {
-	// TensorFlow's C++ logging would bury our one-line errors; users can still
-	// ask for it by setting TF_CPP_MIN_LOG_LEVEL themselves.
-	if _, ok := os.LookupEnv("TF_CPP_MIN_LOG_LEVEL"); !ok {
-		os.Setenv("TF_CPP_MIN_LOG_LEVEL", "2")
-	}
+	quietTensorFlow()
 	err := run(os.Args[1:], os.Stdout, os.Stderr)
 	switch {
 	case err == nil:
@@ -48,19 +45,33 @@ func main() {
 	}
 }
 
+// quietTensorFlow keeps TensorFlow's C++ info logs from burying our
+// one-line errors. TensorFlow reads TF_CPP_MIN_LOG_LEVEL while the shared
+// library initialises, before main, so the process re-executes itself once
+// with it set (about 0.2 s). Users who want the logs set the variable.
+func quietTensorFlow() {
+	if _, ok := os.LookupEnv("TF_CPP_MIN_LOG_LEVEL"); ok {
+		return
+	}
+	env := append(os.Environ(), "TF_CPP_MIN_LOG_LEVEL=2")
+	if exe, err := os.Executable(); err == nil {
+		_ = syscall.Exec(exe, os.Args, env) // returns only on failure: run noisy
+	}
+	os.Setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+}
+
 func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("runner", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // flag errors become our one line, not a usage dump
 	cfgName := fs.String("config", configs.Default, "experiment config: a path, a path under configs/, or an embedded config")
 	out := fs.String("out", "", "output root folder (overrides the config's output key)")
 	var sets setFlags
 	fs.Var(&sets, "set", "override a config key: -set key=value (repeatable; dotted keys for nested maps, values in YAML)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: runner -config FILE [-set key=value]... [-out DIR]")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stdout, "usage: runner -config FILE [-set key=value]... [-out DIR]")
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
 			return err
 		}
 		return fmt.Errorf("%v (see runner -h)", err)

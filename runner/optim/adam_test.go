@@ -8,7 +8,7 @@ import (
 	"os/exec"
 	"testing"
 
-	"github.com/styletransfer/gostyle/runner/internal/testenv"
+	"github.com/styletransfer/gostyle/runner/testenv"
 )
 
 // TestAdamMatchesNumPyReference runs 100 Adam steps on a quadratic and compares

@@ -45,3 +45,9 @@ func Python(t testing.TB) string {
 func Path(t testing.TB, elem ...string) string {
 	return filepath.Join(append([]string{Root(t)}, elem...)...)
 }
+
+// TinyModel is the committed VGG19 export with layer widths divided by 16.
+func TinyModel(t testing.TB) string { return Path(t, "testdata", "vgg19-tiny") }
+
+// Picture returns one of the committed test pictures (testdata/images).
+func Picture(t testing.TB, name string) string { return Path(t, "testdata", "images", name) }

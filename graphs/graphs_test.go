@@ -1,0 +1,207 @@
+package graphs
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	tf "github.com/galeone/tensorflow/tensorflow/go"
+
+	"github.com/styletransfer/gostyle/runner/testenv"
+)
+
+func tiny(t *testing.T) *Model {
+	t.Helper()
+	m, err := Load(testenv.TinyModel(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func randomImage(rng *rand.Rand, w, h int, scale float64) []float32 {
+	img := make([]float32, w*h*3)
+	for i := range img {
+		img[i] = float32(scale * (rng.Float64()*2 - 1))
+	}
+	return img
+}
+
+func TestLoadReadsTheExportersMetadata(t *testing.T) {
+	md := tiny(t).Meta
+	if md.Arch != "vgg19" || len(md.Layers) != 16 || md.Layers[0] != "conv1_1" || md.Layers[15] != "conv5_4" {
+		t.Errorf("layers: %s %v", md.Arch, md.Layers)
+	}
+	if md.Channels[0] != 4 || md.Channels[15] != 32 || md.WidthDivisor != 16 {
+		t.Errorf("channels %v divisor %d", md.Channels, md.WidthDivisor)
+	}
+	if md.Pooling != "avg" || md.Weights != "random" || md.Pretrained() || md.Mean() != [3]float32{123, 117, 104} {
+		t.Errorf("metadata: %+v", md)
+	}
+	if !strings.Contains(md.Describe(), "not the paper's ImageNet VGG") {
+		t.Errorf("Describe() hides random weights: %s", md.Describe())
+	}
+}
+
+func TestLoadFailsWithErrorsNotPanics(t *testing.T) {
+	dir := t.TempDir()
+	notModel := filepath.Join(dir, "empty")
+	os.Mkdir(notModel, 0o755)
+	garbage := filepath.Join(dir, "garbage")
+	os.Mkdir(garbage, 0o755)
+	os.WriteFile(filepath.Join(garbage, "saved_model.pb"), []byte("not a protobuf at all"), 0o644)
+	for path, want := range map[string]string{
+		filepath.Join(dir, "missing"): "no such folder",
+		notModel:                      "no saved_model.pb",
+		garbage:                       "saved_model.pb",
+	} {
+		_, err := Load(path)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), path) {
+			t.Errorf("Load(%s) = %v, want an error naming it and %q", path, err, want)
+		}
+	}
+}
+
+// SAME pooling: every 2x2/2 pool rounds up, so odd sizes lose nothing.
+func TestLayerSizesFollowSamePooling(t *testing.T) {
+	m := tiny(t)
+	img := randomImage(rand.New(rand.NewPCG(1, 1)), 63, 47, 50)
+	sizes, err := m.LayerSizes(img, 63, 47, []string{"conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, w := 47, 63
+	for _, l := range []string{"conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"} {
+		if got := sizes[l]; got.H != h || got.W != w {
+			t.Errorf("%s: %dx%d want %dx%d", l, got.H, got.W, h, w)
+		}
+		h, w = (h+1)/2, (w+1)/2
+	}
+}
+
+// gramOf computes F^T F in float64 from an activation tensor [1,h,w,c].
+func gramOf(t *testing.T, act *tf.Tensor) [][]float64 {
+	a := act.Value().([][][][]float32)[0]
+	c := len(a[0][0])
+	g := make([][]float64, c)
+	for i := range g {
+		g[i] = make([]float64, c)
+	}
+	for _, row := range a {
+		for _, px := range row {
+			for i := 0; i < c; i++ {
+				for j := 0; j < c; j++ {
+					g[i][j] += float64(px[i]) * float64(px[j])
+				}
+			}
+		}
+	}
+	return g
+}
+
+func TestFeaturesGramIsFTransposeF(t *testing.T) {
+	m := tiny(t)
+	img := randomImage(rand.New(rand.NewPCG(2, 2)), 32, 24, 60)
+	res, err := m.Features(img, 32, 24, ActivationKey("conv2_1"), GramKey("conv2_1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := gramOf(t, res[ActivationKey("conv2_1")])
+	got := res[GramKey("conv2_1")].Value().([][]float32)
+	for i := range want {
+		for j := range want[i] {
+			if d := math.Abs(float64(got[i][j]) - want[i][j]); d > 1e-5*math.Max(math.Abs(want[i][j]), 1) {
+				t.Fatalf("gram[%d][%d] = %g want %g", i, j, got[i][j], want[i][j])
+			}
+		}
+	}
+}
+
+// The gradient Go reads back (layout, scale) matches central finite differences
+// of the loss Go reads back, through SetTargets and Evaluate.
+func TestEvaluateGradientMatchesFiniteDifferences(t *testing.T) {
+	m := tiny(t)
+	const w, h = 16, 12
+	rng := rand.New(rand.NewPCG(3, 3))
+	target := randomImage(rng, w, h, 50)
+	feats, err := m.Features(target, w, h, ActivationKey("conv2_1"), GramKey("conv1_1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cw, sw := make([]float32, 16), make([]float32, 16)
+	cw[m.Meta.LayerIndex("conv2_1")] = 1e-2
+	sw[m.Meta.LayerIndex("conv1_1")] = 1e-6
+	err = m.SetTargets(Targets{
+		Content:        map[string]*tf.Tensor{"conv2_1": feats[ActivationKey("conv2_1")]},
+		Grams:          map[string]*tf.Tensor{"conv1_1": feats[GramKey("conv1_1")]},
+		ContentWeights: cw, StyleWeights: sw, TVWeights: [2]float32{1e-3, 2e-3},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := m.NewEvaluator(w, h)
+	x := randomImage(rng, w, h, 50)
+	grad := make([]float32, len(x))
+	var l Losses
+	if err := e.Evaluate(x, grad, &l); err != nil {
+		t.Fatal(err)
+	}
+	if sum := l.Content + l.Style + l.TV; math.Abs(float64(sum-l.Total)) > 1e-5*float64(l.Total) {
+		t.Errorf("total %g != content+style+tv %g", l.Total, sum)
+	}
+	scratch := make([]float32, len(x))
+	const step = 0.5 // pixel units (values span +-50); float32 loss, so not smaller
+	for _, i := range []int{0, 7, 100, 291, len(x) - 1} {
+		x0 := x[i]
+		x[i] = x0 + step
+		var lp, lm Losses
+		if err := e.Evaluate(x, scratch, &lp); err != nil {
+			t.Fatal(err)
+		}
+		x[i] = x0 - step
+		if err := e.Evaluate(x, scratch, &lm); err != nil {
+			t.Fatal(err)
+		}
+		x[i] = x0
+		fd := (float64(lp.Total) - float64(lm.Total)) / (2 * step)
+		// 2%, plus a floor for the digits float32 loses in lp-lm (eps ~6e-8 of total).
+		if d := math.Abs(fd - float64(grad[i])); d > 0.02*math.Abs(fd)+1e-5*float64(l.Total)/step {
+			t.Errorf("grad[%d] = %g, finite difference %g", i, grad[i], fd)
+		}
+	}
+}
+
+func TestEvaluateRejectsWrongSizes(t *testing.T) {
+	m := tiny(t)
+	e := m.NewEvaluator(8, 8)
+	var l Losses
+	if err := e.Evaluate(make([]float32, 10), make([]float32, 10), &l); err == nil {
+		t.Error("no error for a wrong-sized image")
+	}
+}
+
+// BenchmarkEvaluate is one loss-and-gradient call on the tiny model; the
+// allocation count shows what the per-iteration path costs on the Go side.
+func BenchmarkEvaluate(b *testing.B) {
+	m, err := Load(testenv.TinyModel(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	const w, h = 128, 96
+	if err := m.SetTargets(Targets{ContentWeights: make([]float32, 16), StyleWeights: make([]float32, 16)}); err != nil {
+		b.Fatal(err)
+	}
+	e := m.NewEvaluator(w, h)
+	x := randomImage(rand.New(rand.NewPCG(4, 4)), w, h, 50)
+	grad := make([]float32, len(x))
+	var l Losses
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := e.Evaluate(x, grad, &l); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
