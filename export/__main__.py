@@ -1,0 +1,164 @@
+"""python -m export --out DIR [options]: write the style-transfer VGG19 SavedModel.
+
+Expected failures (bad option, missing or malformed weights file, existing --out) print
+one line to stderr and exit 2 with nothing written; the model is exported into a
+temporary directory beside DIR and renamed into place only when complete.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+
+from . import vgg
+
+FORMAT = "styletransfer-vgg/1"
+DEFAULT_MEAN = (123.0, 117.0, 104.0)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _mean(text):
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"want three numbers R,G,B, got {text!r}")
+    return values
+
+
+def _whole_number(minimum):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"want a whole number >= {minimum}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _parser():
+    p = _Parser(prog="export", description=__doc__.split("\n")[0])
+    p.add_argument("--out", required=True, help="SavedModel directory to create")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.add_argument("--weights", default="random",
+                   help="random (default), imagenet (Keras, needs network or its cache), "
+                        "or a path to a Keras notop .h5 or MatConvNet imagenet-vgg-verydeep-19.mat")
+    p.add_argument("--seed", type=_whole_number(0), help="seed for --weights random (default 0)")
+    p.add_argument("--pooling", choices=("avg", "max"), default="avg",
+                   help="2x2/2 SAME pooling: avg (the paper's, default) or max")
+    p.add_argument("--width-divisor", type=_whole_number(1),
+                   help="divide every layer's channels by this (random weights only; default 1)")
+    p.add_argument("--mean", type=_mean, default=DEFAULT_MEAN,
+                   help="R,G,B mean the caller subtracts from images (default 123,117,104)")
+    return p
+
+
+def _load_weights(args, parser):
+    """Returns (weights, kind, source description) or exits with a one-line error."""
+    if args.weights != "random":
+        for option, value in (("--seed", args.seed), ("--width-divisor", args.width_divisor)):
+            if value is not None:
+                parser.error(f"{option} applies only to --weights random")
+    if args.weights == "random":
+        seed = 0 if args.seed is None else args.seed
+        return vgg.random_weights(seed, args.width_divisor or 1), "random", f"random seed {seed}"
+    if args.weights == "imagenet":
+        return vgg.load_keras_imagenet(), "imagenet", "keras.applications.VGG19 imagenet"
+    loaders = {".h5": ("keras-h5", vgg.load_keras_h5), ".mat": ("matconvnet", vgg.load_matconvnet)}
+    ext = os.path.splitext(args.weights)[1].lower()
+    if ext not in loaders:
+        parser.error(f"--weights {args.weights!r}: want random, imagenet, or a .h5 or .mat file")
+    if not os.path.isfile(args.weights):
+        raise vgg.WeightsError(f"--weights {args.weights}: no such file")
+    kind, load = loaders[ext]
+    return load(args.weights), kind, os.path.basename(args.weights)
+
+
+def _metadata(args, weights, kind, source, divisor, tf_version):
+    seed = (0 if args.seed is None else args.seed) if kind == "random" else None
+    return {
+        "format": FORMAT,
+        "arch": "vgg19",
+        "layers": list(vgg.LAYERS),
+        "channels": [int(k.shape[3]) for k, _ in weights],
+        "pooling": args.pooling,
+        "pool_padding": "SAME",
+        "mean_rgb": list(args.mean),
+        "input": "rgb_minus_mean",
+        "weights": kind,
+        "weights_source": source,
+        "seed": seed,
+        "width_divisor": divisor,
+        "tensorflow": tf_version,
+        "export_options": {
+            "weights": args.weights,
+            "seed": seed,
+            "pooling": args.pooling,
+            "width_divisor": divisor,
+            "mean": list(args.mean),
+        },
+    }
+
+
+def _write(out, module, text, force):
+    """Exports into a hidden directory beside out, then renames it into place."""
+    parent, base = os.path.split(out)
+    os.makedirs(parent, exist_ok=True)
+    tmp = os.path.join(parent, f".{base}.partial-{os.getpid()}")
+    old = os.path.join(parent, f".{base}.old-{os.getpid()}")
+    os.mkdir(tmp)
+    try:
+        module.save(tmp)
+        os.mkdir(os.path.join(tmp, "assets.extra"))
+        with open(os.path.join(tmp, "assets.extra", "metadata.json"), "w") as f:
+            f.write(text)
+        if force and os.path.lexists(out):
+            os.rename(out, old)
+        os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if os.path.lexists(old) and not os.path.lexists(out):
+            os.rename(old, out)
+        raise
+    if os.path.isdir(old) and not os.path.islink(old):
+        shutil.rmtree(old)
+    elif os.path.lexists(old):
+        os.remove(old)
+
+
+def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = _parser()
+    args = parser.parse_args(argv)
+    out = os.path.abspath(args.out)
+    if os.path.lexists(out) and not args.force:
+        parser.error(f"--out {args.out}: already exists (pass --force to replace it)")
+    try:
+        weights, kind, source = _load_weights(args, parser)
+        divisor = vgg.width_divisor_of(weights, args.weights)
+        from . import graph  # TensorFlow starts slowly: import it once the inputs are known good.
+
+        metadata = _metadata(args, weights, kind, source, divisor, graph.tf.__version__)
+        text = json.dumps(metadata, indent=2) + "\n"
+        _write(out, graph.StyleGraph(weights, args.pooling, text), text, args.force)
+    except vgg.WeightsError as e:
+        print(f"export: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"export: cannot write {args.out}: {e}", file=sys.stderr)
+        return 2
+    print(f"export: wrote {args.out} ({source}, {args.pooling} pooling)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

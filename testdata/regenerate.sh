@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Regenerates testdata/ from the repository root, deterministically:
+#   vgg19-tiny/  the VGG19 topology with every layer's channels divided by 16 and random
+#                weights (seed 0), exported by `python -m export`;
+#   images/      three public-domain paintings downscaled to 384 px on the longer side.
+# The originals come from jcjohnson/neural-style's examples folder; point IMAGES_DIR at a
+# copy of them (default ../shared/images, beside the clone).
+set -euo pipefail
+
+PY=.venv/bin/python
+IMAGES_DIR=${IMAGES_DIR:-../shared/images}
+
+"$PY" -m export --out testdata/vgg19-tiny --weights random --seed 0 --width-divisor 16 \
+    --pooling avg --force
+
+mkdir -p testdata/images
+TF_CPP_MIN_LOG_LEVEL=2 "$PY" - "$IMAGES_DIR" testdata/images <<'PYTHON'
+import os
+import sys
+
+import tensorflow as tf
+
+LONG_SIDE = 384
+QUALITY = 88
+src, dst = sys.argv[1:]
+for name in ("starry_night.jpg", "shipwreck.jpg", "woman-with-hat-matisse.jpg"):
+    image = tf.io.decode_jpeg(tf.io.read_file(os.path.join(src, name)), channels=3)
+    h, w = image.shape[:2]
+    scale = LONG_SIDE / max(h, w)
+    size = (round(h * scale), round(w * scale))
+    small = tf.image.resize(tf.cast(image, tf.float32), size, method="bilinear", antialias=True)
+    pixels = tf.cast(tf.clip_by_value(tf.round(small), 0, 255), tf.uint8)
+    tf.io.write_file(os.path.join(dst, name), tf.io.encode_jpeg(pixels, quality=QUALITY))
+    print(f"testdata/images/{name}: {w}x{h} -> {size[1]}x{size[0]}")
+PYTHON
