@@ -81,7 +81,7 @@ type Evaluator struct {
 
 // gcEvery bounds the C memory held by dead tensors: TensorFlow tensors are
 // freed by Go finalizers, and the small Go heap alone would rarely trigger a GC.
-const gcEvery = 256 << 20
+const gcEvery = 64 << 20
 
 // NewEvaluator prepares loss evaluations for width x height images.
 func (m *Model) NewEvaluator(width, height int) *Evaluator {

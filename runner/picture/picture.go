@@ -141,6 +141,9 @@ func SavePNG(path string, img image.Image, text map[string]string) error {
 		return err
 	}
 	_, werr := tmp.Write(data)
+	if werr == nil {
+		werr = tmp.Chmod(0o644) // CreateTemp makes 0600; pictures are for sharing
+	}
 	cerr := tmp.Close()
 	if werr == nil {
 		werr = cerr
