@@ -82,26 +82,6 @@ func TestLayerSizesFollowSamePooling(t *testing.T) {
 	}
 }
 
-// gramOf computes F^T F in float64 from an activation tensor [1,h,w,c].
-func gramOf(t *testing.T, act *tf.Tensor) [][]float64 {
-	a := act.Value().([][][][]float32)[0]
-	c := len(a[0][0])
-	g := make([][]float64, c)
-	for i := range g {
-		g[i] = make([]float64, c)
-	}
-	for _, row := range a {
-		for _, px := range row {
-			for i := 0; i < c; i++ {
-				for j := 0; j < c; j++ {
-					g[i][j] += float64(px[i]) * float64(px[j])
-				}
-			}
-		}
-	}
-	return g
-}
-
 func TestFeaturesGramIsFTransposeF(t *testing.T) {
 	m := tiny(t)
 	img := randomImage(rand.New(rand.NewPCG(2, 2)), 32, 24, 60)
@@ -109,7 +89,7 @@ func TestFeaturesGramIsFTransposeF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := gramOf(t, res[ActivationKey("conv2_1")])
+	want := testenv.Gram(res[ActivationKey("conv2_1")].Value().([][][][]float32)[0])
 	got := res[GramKey("conv2_1")].Value().([][]float32)
 	for i := range want {
 		for j := range want[i] {

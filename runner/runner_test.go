@@ -143,21 +143,6 @@ func TestNotebookLossMatchesSeedFormulas(t *testing.T) {
 		}
 		return r[graphs.ActivationKey(layer)].Value().([][][][]float32)[0]
 	}
-	gram := func(a [][][]float32) [][]float64 {
-		n := len(a[0][0])
-		g := make([][]float64, n)
-		for i := range g {
-			g[i] = make([]float64, n)
-			for _, row := range a {
-				for _, px := range row {
-					for j := 0; j < n; j++ {
-						g[i][j] += float64(px[i]) * float64(px[j])
-					}
-				}
-			}
-		}
-		return g
-	}
 	// content: 1/(2 sqrt(N) sqrt(M)) sum (x - p)^2
 	xa, pa := act(x, "conv2_2"), act(ex.content.Data, "conv2_2")
 	M, N := float64(len(xa)*len(xa[0])), float64(len(xa[0][0]))
@@ -175,7 +160,7 @@ func TestNotebookLossMatchesSeedFormulas(t *testing.T) {
 	wantStyle := 0.0
 	for layer, w := range map[string]float64{"conv1_1": 1, "conv3_1": 0.5} {
 		xa, sa := act(x, layer), act(ex.styles[0].Data, layer)
-		G, A := gram(xa), gram(sa)
+		G, A := testenv.Gram(xa), testenv.Gram(sa)
 		M, N := float64(len(xa)*len(xa[0])), float64(len(xa[0][0]))
 		s := 0.0
 		for i := range G {

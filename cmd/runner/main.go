@@ -96,8 +96,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// Ctrl-C or a scheduler's SIGTERM ends the run at the next iteration with
+	// its pictures saved; a second signal kills at once.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() { <-ctx.Done(); stop() }()
 	res, err := runner.Run(ctx, cfg, model, stdout)
 	if err != nil {
 		return err

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/styletransfer/gostyle/runner/testenv"
@@ -107,5 +109,41 @@ func TestBadInputIsOneClearLine(t *testing.T) {
 		if _, err := os.Stat(out); !os.IsNotExist(err) {
 			t.Fatalf("%v: output folder created", tc.args)
 		}
+	}
+}
+
+// SIGTERM (what a scheduler sends) stops the run at an iteration boundary:
+// exit 130, and a complete run folder with the picture it got to.
+func TestSignalSavesTheRunAndExits130(t *testing.T) {
+	out := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-config", "experiments/paper.yaml", "-set", "model=testdata/vgg19-tiny",
+		"-set", "width=32", "-set", "height=24", "-set", "iterations=100000", "-set", "log_every=1", "-out", out)
+	cmd.Dir = testenv.Root(t)
+	cmd.Env = append(os.Environ(), "RUNNER_AS_MAIN=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	var seen strings.Builder
+	for !strings.Contains(seen.String(), "iter     1/") {
+		n, err := stdout.Read(buf)
+		if err != nil {
+			cmd.Process.Kill()
+			t.Fatalf("runner ended before iterating: %v\n%s", err, seen.String())
+		}
+		seen.Write(buf[:n])
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	go io.Copy(io.Discard, stdout)
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Fatalf("exit: %v, want 130", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "shipwreck_starry_night", "final.png")); err != nil {
+		t.Error(err)
 	}
 }

@@ -51,3 +51,23 @@ func TinyModel(t testing.TB) string { return Path(t, "testdata", "vgg19-tiny") }
 
 // Picture returns one of the committed test pictures (testdata/images).
 func Picture(t testing.TB, name string) string { return Path(t, "testdata", "images", name) }
+
+// Gram is the reference F^T F, in float64, of one activation [h][w][c]
+// (F the activation as an (h*w, c) matrix), written from the seed's formula.
+func Gram(act [][][]float32) [][]float64 {
+	c := len(act[0][0])
+	g := make([][]float64, c)
+	for i := range g {
+		g[i] = make([]float64, c)
+	}
+	for _, row := range act {
+		for _, px := range row {
+			for i := range c {
+				for j := range c {
+					g[i][j] += float64(px[i]) * float64(px[j])
+				}
+			}
+		}
+	}
+	return g
+}
