@@ -4,7 +4,6 @@
 package picture
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -21,14 +20,14 @@ import (
 	xdraw "golang.org/x/image/draw"
 )
 
-// Load decodes a JPEG, PNG or GIF file.
+// Load decodes a JPEG, PNG or GIF file; a JPEG's EXIF orientation is
+// applied, so the picture is upright as viewers show it.
 func Load(path string) (image.Image, error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	img, _, err := image.Decode(bufio.NewReader(f))
+	img, format, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
 		if errors.Is(err, image.ErrFormat) {
 			return nil, fmt.Errorf("%s: not a JPEG, PNG or GIF picture", path)
@@ -37,6 +36,9 @@ func Load(path string) (image.Image, error) {
 	}
 	if b := img.Bounds(); b.Dx() < 1 || b.Dy() < 1 {
 		return nil, fmt.Errorf("%s: empty picture", path)
+	}
+	if format == "jpeg" {
+		img = orient(img, exifOrientation(data))
 	}
 	return img, nil
 }
