@@ -34,6 +34,9 @@ type Result struct {
 	Initial     graphs.Losses
 	Last        graphs.Losses
 	Seconds     float64 // optimisation wall time
+	// PerIteration is the steady pace: seconds per iteration after the first
+	// evaluation, which also pays for TensorFlow's one-off graph optimisation.
+	PerIteration float64
 }
 
 // experiment is everything a run needs, checked before anything is written.
@@ -82,6 +85,9 @@ func prepare(cfg config.Config, model *graphs.Model) (*experiment, error) {
 		return nil, fmt.Errorf("key pooling: config wants %s pooling, model %s has %s (export one with --pooling %s)", cfg.Pooling, model.Dir, md.Pooling, cfg.Pooling)
 	}
 	ex := &experiment{cfg: cfg, model: model, mean: md.Mean()}
+	if len(ex.used(cfg.ContentLayers, cfg.ContentWeight))+len(ex.used(cfg.StyleLayers, cfg.StyleWeight)) == 0 && cfg.TVWeight == 0 {
+		return nil, fmt.Errorf("keys content_layers, style_layers, content_weight, style_weight, tv_weight: every weight is 0, nothing to optimise")
+	}
 
 	content, err := picture.Load(cfg.Content)
 	if err != nil {
@@ -311,6 +317,7 @@ func (ex *experiment) optimise(ctx context.Context, log io.Writer) (res *Result,
 	adam := optim.NewAdam(len(x.Data), cfg.LearningRate, cfg.Beta1, cfg.Beta2, cfg.Epsilon)
 	res = &Result{Dir: ex.dir}
 	var losses graphs.Losses
+	var first float64 // seconds the first evaluation took
 	start := time.Now()
 	for it := 0; ; it++ {
 		if err := eval.Evaluate(x.Data, grad, &losses); err != nil {
@@ -324,16 +331,14 @@ func (ex *experiment) optimise(ctx context.Context, log io.Writer) (res *Result,
 			return nil, err
 		}
 		if it == 0 {
-			res.Initial = losses
+			res.Initial, first = losses, elapsed
+		} else {
+			res.PerIteration = (elapsed - first) / float64(it)
 		}
 		res.Last, res.Iterations, res.Seconds = losses, it, elapsed
 		if cfg.LogEvery > 0 && (it%cfg.LogEvery == 0 || it == cfg.Iterations) {
-			perIt := 0.0
-			if it > 0 {
-				perIt = elapsed / float64(it)
-			}
-			fmt.Fprintf(log, "iter %5d/%d  total %.4g  content %.4g  style %.4g  tv %.4g  %.3f s/it\n",
-				it, cfg.Iterations, losses.Total, losses.Content, losses.Style, losses.TV, perIt)
+			fmt.Fprintf(log, "iter %5d/%d  total %.4g  content %.4g  style %.4g  tv %.4g%s\n",
+				it, cfg.Iterations, losses.Total, losses.Content, losses.Style, losses.TV, pace(it, cfg.Iterations, res.PerIteration))
 		}
 		if it == cfg.Iterations {
 			break
@@ -364,6 +369,15 @@ func (ex *experiment) optimise(ctx context.Context, log io.Writer) (res *Result,
 	}
 	res.Final = filepath.Join(ex.dir, "final.png")
 	return res, nil
+}
+
+// pace is "  0.750 s/it  eta 1m15s" once an iteration has been timed.
+func pace(it, total int, perIt float64) string {
+	if it == 0 {
+		return ""
+	}
+	eta := time.Duration(perIt * float64(total-it) * float64(time.Second)).Round(time.Second)
+	return fmt.Sprintf("  %.3f s/it  eta %s", perIt, eta)
 }
 
 // writeRecord saves the resolved config and the model's metadata.

@@ -192,6 +192,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{[]string{"content=" + testenv.Path(t, "go.mod")}, "not a JPEG, PNG or GIF"},
 		{[]string{"style_layers={conv9_1: 1}"}, `key style_layers: model`},
 		{[]string{"pooling=max"}, "key pooling"},
+		{[]string{"style_weight=0", "content_layers={conv4_2: 0}"}, "nothing to optimise"},
 	} {
 		out := filepath.Join(t.TempDir(), "out")
 		_, err := Run(context.Background(), tinyConfig(t, out, append(tc.sets, "width=32", "height=24")...), m, io.Discard)

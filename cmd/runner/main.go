@@ -105,8 +105,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "loss %.4g -> %.4g in %d iterations, %.1f s (%.3f s/it)\n",
-		res.Initial.Total, res.Last.Total, res.Iterations, res.Seconds, res.Seconds/float64(max(res.Iterations, 1)))
+	fmt.Fprintf(stdout, "loss %.4g -> %.4g in %d iterations, %.1f s (%.3f s/it after the first)\n",
+		res.Initial.Total, res.Last.Total, res.Iterations, res.Seconds, res.PerIteration)
 	fmt.Fprintf(stdout, "pictures: %s/ (final: %s)\n", res.Dir, res.Final)
 	if !model.Meta.Pretrained() {
 		fmt.Fprintln(stdout, "note: the model holds random weights, not ImageNet VGG; see README for real weights")
