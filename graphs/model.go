@@ -131,6 +131,15 @@ func load(dir string) (*Model, error) {
 	return m, nil
 }
 
+// VersionNote says when the model was exported by another TensorFlow than
+// the one running it (usually harmless; the cause if an op is missing).
+func (m *Model) VersionNote() string {
+	if v := tf.Version(); m.Meta.TensorFlow != "" && m.Meta.TensorFlow != v {
+		return fmt.Sprintf("model exported with TensorFlow %s, running on %s", m.Meta.TensorFlow, v)
+	}
+	return ""
+}
+
 // checkSignatures makes sure every tensor the runner will ask for exists, so
 // a mismatched export fails at load time, not in the middle of a run.
 func (m *Model) checkSignatures() error {

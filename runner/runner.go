@@ -310,6 +310,9 @@ func (ex *experiment) optimise(ctx context.Context, log io.Writer) (res *Result,
 	defer metrics.close()
 
 	fmt.Fprintf(log, "model: %s\n", md.Describe())
+	if note := ex.model.VersionNote(); note != "" {
+		fmt.Fprintf(log, "note: %s\n", note)
+	}
 	fmt.Fprintf(log, "run: %s (%dx%d, %d iterations)\n", ex.dir, ex.width, ex.height, cfg.Iterations)
 
 	eval := ex.model.NewEvaluator(ex.width, ex.height)
