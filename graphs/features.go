@@ -11,10 +11,61 @@ func ActivationKey(layer string) string { return layer }
 func GramKey(layer string) string       { return layer + "_gram" }
 func SizeKey(layer string) string       { return layer + "_hw" }
 
+// Tensor is a value held by TensorFlow (an activation, a Gram matrix, a
+// layer size). Targets pass back to SetTargets as they are, without copies.
+type Tensor struct{ t *tf.Tensor }
+
+// Value copies the tensor into Go: [][][][]float32 for activations,
+// [][]float32 for Gram matrices, []int32 for sizes.
+func (t Tensor) Value() any { return t.t.Value() }
+
+// HW reads a layer size output ([h, w]).
+func (t Tensor) HW() (h, w int, err error) {
+	hw, ok := t.t.Value().([]int32)
+	if !ok || len(hw) != 2 {
+		return 0, 0, fmt.Errorf("want an int32 [h, w], got %v", t.t.Shape())
+	}
+	return int(hw[0]), int(hw[1]), nil
+}
+
+// MeanGram averages Gram matrices of the same layer (several style pictures).
+func MeanGram(grams []Tensor) (Tensor, error) {
+	if len(grams) == 1 {
+		return grams[0], nil
+	}
+	var sum [][]float32
+	for _, g := range grams {
+		m, ok := g.t.Value().([][]float32)
+		if !ok {
+			return Tensor{}, fmt.Errorf("mean gram: want a matrix, got shape %v", g.t.Shape())
+		}
+		if sum == nil {
+			sum = m
+			continue
+		}
+		if len(m) != len(sum) {
+			return Tensor{}, fmt.Errorf("mean gram: %dx%d and %dx%d matrices", len(sum), len(sum), len(m), len(m))
+		}
+		for i := range m {
+			for j := range m[i] {
+				sum[i][j] += m[i][j]
+			}
+		}
+	}
+	inv := 1 / float32(len(grams))
+	for _, row := range sum {
+		for j := range row {
+			row[j] *= inv
+		}
+	}
+	t, err := tf.NewTensor(sum)
+	return Tensor{t}, err
+}
+
 // Features runs the network once on an image (NHWC data, mean subtracted)
 // and returns the named outputs of the features signature (see the *Key
-// functions). Only what is asked for is computed.
-func (m *Model) Features(img []float32, width, height int, keys ...string) (map[string]*tf.Tensor, error) {
+// functions).
+func (m *Model) Features(img []float32, width, height int, keys ...string) (map[string]Tensor, error) {
 	in, err := imageTensor(img, width, height)
 	if err != nil {
 		return nil, err
@@ -23,9 +74,9 @@ func (m *Model) Features(img []float32, width, height int, keys ...string) (map[
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]*tf.Tensor, len(keys))
+	out := make(map[string]Tensor, len(keys))
 	for i, k := range keys {
-		out[k] = res[i]
+		out[k] = Tensor{res[i]}
 	}
 	return out, nil
 }
@@ -46,11 +97,11 @@ func (m *Model) LayerSizes(img []float32, width, height int, layers []string) (m
 	}
 	out := make(map[string]LayerSize, len(layers))
 	for _, l := range layers {
-		hw, ok := res[SizeKey(l)].Value().([]int32)
-		if !ok || len(hw) != 2 {
-			return nil, fmt.Errorf("features %s: want int32[2]", SizeKey(l))
+		h, w, err := res[SizeKey(l)].HW()
+		if err != nil {
+			return nil, fmt.Errorf("features %s: %w", SizeKey(l), err)
 		}
-		out[l] = LayerSize{H: int(hw[0]), W: int(hw[1])}
+		out[l] = LayerSize{H: h, W: w}
 	}
 	return out, nil
 }

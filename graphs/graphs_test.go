@@ -115,8 +115,8 @@ func TestEvaluateGradientMatchesFiniteDifferences(t *testing.T) {
 	cw[m.Meta.LayerIndex("conv2_1")] = 1e-2
 	sw[m.Meta.LayerIndex("conv1_1")] = 1e-6
 	err = m.SetTargets(Targets{
-		Content:        map[string]*tf.Tensor{"conv2_1": feats[ActivationKey("conv2_1")]},
-		Grams:          map[string]*tf.Tensor{"conv1_1": feats[GramKey("conv1_1")]},
+		Content:        map[string]Tensor{"conv2_1": feats[ActivationKey("conv2_1")]},
+		Grams:          map[string]Tensor{"conv1_1": feats[GramKey("conv1_1")]},
 		ContentWeights: cw, StyleWeights: sw, TVWeights: [2]float32{1e-3, 2e-3},
 	})
 	if err != nil {
@@ -150,6 +150,31 @@ func TestEvaluateGradientMatchesFiniteDifferences(t *testing.T) {
 		// 2%, plus a floor for the digits float32 loses in lp-lm (eps ~6e-8 of total).
 		if d := math.Abs(fd - float64(grad[i])); d > 0.02*math.Abs(fd)+1e-5*float64(l.Total)/step {
 			t.Errorf("grad[%d] = %g, finite difference %g", i, grad[i], fd)
+		}
+	}
+}
+
+// MeanGram is the element-wise mean, checked on the notebook's Gram examples.
+func TestMeanGram(t *testing.T) {
+	var grams []Tensor
+	for _, g := range [][][]float32{{{9, 9}, {9, 9}}, {{9, 18}, {18, 36}}, {{9, -9}, {-9, 9}}} {
+		tt, err := tf.NewTensor(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		grams = append(grams, Tensor{tt})
+	}
+	mean, err := MeanGram(grams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := mean.Value().([][]float32)
+	want := [][]float32{{9, 6}, {6, 18}}
+	for i := range want {
+		for j := range want[i] {
+			if got[i][j] != want[i][j] {
+				t.Fatalf("mean = %v, want %v", got, want)
+			}
 		}
 	}
 }

@@ -14,8 +14,8 @@ import (
 // Targets are a run's constants: they are stored in the graph once (the
 // set_targets signature) so each iteration feeds only the image.
 type Targets struct {
-	Content map[string]*tf.Tensor // layer -> target activation
-	Grams   map[string]*tf.Tensor // layer -> raw target Gram matrix F^T F
+	Content map[string]Tensor // layer -> target activation
+	Grams   map[string]Tensor // layer -> raw target Gram matrix F^T F
 	// Final per-layer coefficients in Meta.Layers order: user weights,
 	// strengths and the loss normalisation are all folded in by the caller.
 	ContentWeights, StyleWeights []float32
@@ -37,13 +37,13 @@ func (m *Model) SetTargets(t Targets) error {
 		if m.Meta.LayerIndex(l) < 0 {
 			return fmt.Errorf("set targets: model has no layer %q", l)
 		}
-		feeds["content_"+l] = v
+		feeds["content_"+l] = v.t
 	}
 	for l, v := range t.Grams {
 		if m.Meta.LayerIndex(l) < 0 {
 			return fmt.Errorf("set targets: model has no layer %q", l)
 		}
-		feeds["gram_"+l] = v
+		feeds["gram_"+l] = v.t
 	}
 	var err error
 	if feeds["content_weights"], err = tf.NewTensor(t.ContentWeights); err != nil {

@@ -17,8 +17,6 @@ import (
 	"strings"
 	"time"
 
-	tf "github.com/galeone/tensorflow/tensorflow/go"
-
 	"github.com/styletransfer/gostyle/graphs"
 	"github.com/styletransfer/gostyle/runner/config"
 	"github.com/styletransfer/gostyle/runner/optim"
@@ -153,18 +151,18 @@ func (ex *experiment) targets() (graphs.Targets, error) {
 		return graphs.Targets{}, fmt.Errorf("content features: %w", err)
 	}
 	t := graphs.Targets{
-		Content:        map[string]*tf.Tensor{},
-		Grams:          map[string]*tf.Tensor{},
+		Content:        map[string]graphs.Tensor{},
+		Grams:          map[string]graphs.Tensor{},
 		ContentWeights: make([]float32, len(md.Layers)),
 		StyleWeights:   make([]float32, len(md.Layers)),
 		TVWeights:      [2]float32{float32(cfg.TVWeight), float32(cfg.TVWeight)},
 	}
 	size := func(l string) (n, m float64, err error) {
-		hw, ok := feats[graphs.SizeKey(l)].Value().([]int32)
-		if !ok || len(hw) != 2 {
-			return 0, 0, fmt.Errorf("features %s: want int32[2]", graphs.SizeKey(l))
+		h, w, err := feats[graphs.SizeKey(l)].HW()
+		if err != nil {
+			return 0, 0, fmt.Errorf("features %s: %w", graphs.SizeKey(l), err)
 		}
-		return float64(md.Channels[md.LayerIndex(l)]), float64(hw[0]) * float64(hw[1]), nil
+		return float64(md.Channels[md.LayerIndex(l)]), float64(h) * float64(w), nil
 	}
 	for _, l := range contentLayers {
 		n, m, err := size(l)
@@ -199,55 +197,28 @@ func styleNorm(n, m float64) float64   { return 1 / (4 * n * n * m * m) }
 // styleGrams returns the target Gram matrices; several style pictures are
 // blended with equal weights: sum_s (G - A_s)^2 / S has the gradient of
 // (G - mean_s A_s)^2, so the mean Gram is the one target to store.
-func (ex *experiment) styleGrams(layers []string) (map[string]*tf.Tensor, error) {
+func (ex *experiment) styleGrams(layers []string) (map[string]graphs.Tensor, error) {
 	keys := make([]string, len(layers))
 	for i, l := range layers {
 		keys[i] = graphs.GramKey(l)
 	}
-	var sums map[string][][]float32
-	out := map[string]*tf.Tensor{}
+	perLayer := map[string][]graphs.Tensor{}
 	for si, st := range ex.styles {
 		feats, err := ex.model.Features(st.Data, ex.width, ex.height, keys...)
 		if err != nil {
 			return nil, fmt.Errorf("style features (%s): %w", ex.cfg.Style[si], err)
 		}
-		if len(ex.styles) == 1 {
-			for _, l := range layers {
-				out[l] = feats[graphs.GramKey(l)]
-			}
-			return out, nil
-		}
-		if sums == nil {
-			sums = map[string][][]float32{}
-		}
 		for _, l := range layers {
-			g, ok := feats[graphs.GramKey(l)].Value().([][]float32)
-			if !ok {
-				return nil, fmt.Errorf("features %s: want a matrix", graphs.GramKey(l))
-			}
-			if sums[l] == nil {
-				sums[l] = g
-				continue
-			}
-			for i := range g {
-				for j := range g[i] {
-					sums[l][i][j] += g[i][j]
-				}
-			}
+			perLayer[l] = append(perLayer[l], feats[graphs.GramKey(l)])
 		}
 	}
-	inv := 1 / float32(len(ex.styles))
+	out := make(map[string]graphs.Tensor, len(layers))
 	for _, l := range layers {
-		for _, row := range sums[l] {
-			for j := range row {
-				row[j] *= inv
-			}
-		}
-		t, err := tf.NewTensor(sums[l])
+		g, err := graphs.MeanGram(perLayer[l])
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("style %s: %w", l, err)
 		}
-		out[l] = t
+		out[l] = g
 	}
 	return out, nil
 }

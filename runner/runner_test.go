@@ -241,3 +241,23 @@ func TestStartImageIsSeededNoiseBlend(t *testing.T) {
 		t.Error("seed does not change the noise")
 	}
 }
+
+// Several style pictures run as one target (their mean Gram, see
+// TestMeanGram) and each is saved beside the result.
+func TestSeveralStylePictures(t *testing.T) {
+	out := t.TempDir()
+	cfg := tinyConfig(t, out, "width=32", "height=24", "iterations=3",
+		"style=["+testenv.Picture(t, "starry_night.jpg")+", "+testenv.Picture(t, "woman-with-hat-matisse.jpg")+"]")
+	res, err := Run(context.Background(), cfg, loadTiny(t), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(res.Dir) != "shipwreck_starry_night_woman-with-hat-matisse" {
+		t.Errorf("run folder %s", res.Dir)
+	}
+	for _, name := range []string{"style_1.png", "style_2.png"} {
+		if _, err := os.Stat(filepath.Join(res.Dir, name)); err != nil {
+			t.Error(err)
+		}
+	}
+}
