@@ -7,11 +7,12 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# The wheel to take TensorFlow (and its C library) from. On GPU hosts:
-#   make setup TF_WHEEL='tensorflow[and-cuda]==2.21.0'
-TF_WHEEL ?=
+# The exactly pinned wheel TensorFlow (and its C library) comes from. On GPU
+# hosts: make setup TF_WHEEL='tensorflow[and-cuda]==2.21.0'
+TF_WHEEL ?= tensorflow-cpu==2.21.0
 REQUIREMENTS := export/requirements.txt
-STAMP := $(VENV)/.setup-stamp
+# One stamp per wheel, so switching TF_WHEEL re-installs.
+STAMP := $(VENV)/.setup-$(shell printf '%s' '$(TF_WHEEL)' | tr -c 'A-Za-z0-9.=-' '_')
 TFLIB := $(VENV)/tflib
 
 # TensorFlow's folder inside the venv; evaluated lazily, once the venv exists.
@@ -33,7 +34,10 @@ setup: $(STAMP) bin/runner
 # The venv is rebuilt only when the pins change; a finished set-up takes seconds.
 $(STAMP): $(REQUIREMENTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r $(REQUIREMENTS) $(if $(TF_WHEEL),'$(TF_WHEEL)')
+	@# tensorflow and tensorflow-cpu both provide the module: keep only the one asked for
+	@$(PY) -m pip uninstall --quiet --yes $(if $(filter tensorflow-cpu%,$(TF_WHEEL)),tensorflow,tensorflow-cpu) >/dev/null 2>&1 || true
+	$(PY) -m pip install --quiet --disable-pip-version-check -r $(REQUIREMENTS) '$(TF_WHEEL)'
+	@rm -f $(VENV)/.setup-*
 	@$(MAKE) --no-print-directory check-tf
 	@touch $@
 
