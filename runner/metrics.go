@@ -5,54 +5,54 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-
-	"github.com/styletransfer/gostyle/graphs"
 )
 
-// metrics writes metrics.csv: one row per loss evaluation, iteration = the
-// number of updates applied to the image it was measured on.
-type metrics struct {
-	f   *os.File
-	w   *bufio.Writer
-	buf []byte
+// csvFile appends rows without allocating: it is written every iteration.
+type csvFile struct {
+	path string
+	f    *os.File
+	w    *bufio.Writer
+	buf  []byte
 }
 
-func newMetrics(path string) (*metrics, error) {
+func createCSV(path, header string) (*csvFile, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	m := &metrics{f: f, w: bufio.NewWriter(f), buf: make([]byte, 0, 128)}
-	_, err = m.w.WriteString("iteration,total,content,style,tv,seconds\n")
-	return m, err
+	c := &csvFile{path: path, f: f, w: bufio.NewWriter(f), buf: make([]byte, 0, 256)}
+	_, err = c.w.WriteString(header + "\n")
+	return c, err
 }
 
-// add appends a row without allocating: it runs every iteration.
-func (m *metrics) add(it int, l *graphs.Losses, seconds float64) error {
-	b := strconv.AppendInt(m.buf[:0], int64(it), 10)
-	for _, v := range [4]float32{l.Total, l.Content, l.Style, l.TV} {
-		b = append(b, ',')
-		b = strconv.AppendFloat(b, float64(v), 'g', -1, 32)
-	}
-	b = append(b, ',')
-	b = strconv.AppendFloat(b, seconds, 'f', 4, 64)
-	b = append(b, '\n')
-	m.buf = b
-	_, err := m.w.Write(b)
+// begin starts a row with the iteration number.
+func (c *csvFile) begin(it int) { c.buf = strconv.AppendInt(c.buf[:0], int64(it), 10) }
+
+// float32 adds a value with the shortest text that reads back exactly.
+func (c *csvFile) float32(v float32) {
+	c.buf = strconv.AppendFloat(append(c.buf, ','), float64(v), 'g', -1, 32)
+}
+
+func (c *csvFile) seconds(v float64) {
+	c.buf = strconv.AppendFloat(append(c.buf, ','), v, 'f', 4, 64)
+}
+
+func (c *csvFile) end() error {
+	_, err := c.w.Write(append(c.buf, '\n'))
 	return err
 }
 
-func (m *metrics) close() error {
-	if m.f == nil {
+func (c *csvFile) close() error {
+	if c.f == nil {
 		return nil
 	}
-	err := m.w.Flush()
-	if cerr := m.f.Close(); err == nil {
+	err := c.w.Flush()
+	if cerr := c.f.Close(); err == nil {
 		err = cerr
 	}
-	m.f = nil
+	c.f = nil
 	if err != nil {
-		return fmt.Errorf("metrics: %w", err)
+		return fmt.Errorf("write %s: %w", c.path, err)
 	}
 	return nil
 }

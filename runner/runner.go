@@ -7,6 +7,7 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -64,7 +65,7 @@ func Run(ctx context.Context, cfg config.Config, model *graphs.Model, log io.Wri
 	if err := model.SetTargets(targets); err != nil {
 		return nil, err
 	}
-	return ex.optimise(ctx, log)
+	return ex.optimise(ctx, targets, log)
 }
 
 func prepare(cfg config.Config, model *graphs.Model) (*experiment, error) {
@@ -236,7 +237,7 @@ func (ex *experiment) startImage() []float32 {
 }
 
 // optimise writes the run folder and runs the optimizer loop.
-func (ex *experiment) optimise(ctx context.Context, log io.Writer) (res *Result, err error) {
+func (ex *experiment) optimise(ctx context.Context, targets graphs.Targets, log io.Writer) (res *Result, err error) {
 	cfg, md := ex.cfg, ex.model.Meta
 	partial := ex.dir + ".partial"
 	if err := os.RemoveAll(partial); err != nil {
@@ -274,11 +275,29 @@ func (ex *experiment) optimise(ctx context.Context, log io.Writer) (res *Result,
 	if err := save("initial.png", x); err != nil {
 		return nil, err
 	}
-	metrics, err := newMetrics(filepath.Join(partial, "metrics.csv"))
+	metrics, err := createCSV(filepath.Join(partial, "metrics.csv"), "iteration,total,content,style,tv,seconds")
 	if err != nil {
 		return nil, err
 	}
 	defer metrics.close()
+	// layers.csv: each used layer's weighted loss, to see which layers move.
+	var used []layerTerm
+	header := "iteration"
+	for i, l := range md.Layers {
+		if w := targets.ContentWeights[i]; w > 0 {
+			used = append(used, layerTerm{i, w, false})
+			header += ",content_" + l
+		}
+		if w := targets.StyleWeights[i]; w > 0 {
+			used = append(used, layerTerm{i, w, true})
+			header += ",style_" + l
+		}
+	}
+	layers, err := createCSV(filepath.Join(partial, "layers.csv"), header)
+	if err != nil {
+		return nil, err
+	}
+	defer layers.close()
 
 	fmt.Fprintf(log, "model: %s\n", md.Describe())
 	if note := ex.model.VersionNote(); note != "" {
@@ -301,8 +320,21 @@ func (ex *experiment) optimise(ctx context.Context, log io.Writer) (res *Result,
 		if bad := float64(losses.Total); math.IsNaN(bad) || math.IsInf(bad, 0) {
 			return nil, fmt.Errorf("iteration %d: loss is %v (try a smaller learning_rate)", it, losses.Total)
 		}
-		if err := metrics.add(it, &losses, elapsed); err != nil {
-			return nil, err
+		metrics.begin(it)
+		for _, v := range [4]float32{losses.Total, losses.Content, losses.Style, losses.TV} {
+			metrics.float32(v)
+		}
+		metrics.seconds(elapsed)
+		layers.begin(it)
+		for _, u := range used {
+			raw := losses.ContentLayers[u.index]
+			if u.style {
+				raw = losses.StyleLayers[u.index]
+			}
+			layers.float32(u.weight * raw)
+		}
+		if err := errors.Join(metrics.end(), layers.end()); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
 		}
 		if it == 0 {
 			res.Initial, first = losses, elapsed
@@ -332,7 +364,7 @@ func (ex *experiment) optimise(ctx context.Context, log io.Writer) (res *Result,
 	if err := save("final.png", x); err != nil {
 		return nil, err
 	}
-	if err := metrics.close(); err != nil {
+	if err := errors.Join(metrics.close(), layers.close()); err != nil {
 		return nil, err
 	}
 	if err := os.RemoveAll(ex.dir); err != nil {
@@ -343,6 +375,13 @@ func (ex *experiment) optimise(ctx context.Context, log io.Writer) (res *Result,
 	}
 	res.Final = filepath.Join(ex.dir, "final.png")
 	return res, nil
+}
+
+// layerTerm is one column of layers.csv: a layer's content or style term.
+type layerTerm struct {
+	index  int
+	weight float32
+	style  bool
 }
 
 // pace is "  0.750 s/it  eta 1m15s" once an iteration has been timed.

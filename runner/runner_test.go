@@ -95,6 +95,33 @@ func TestEndToEndTinyModel(t *testing.T) {
 		t.Errorf("last metrics row %v, result total %g", rows[21], res.Last.Total)
 	}
 
+	// layers.csv: the weighted per-layer terms add up to content + style.
+	f, err = os.Open(filepath.Join(dir, "layers.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lrows, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantHeader := "iteration,style_conv1_1,style_conv2_1,style_conv3_1,style_conv4_1,content_conv4_2,style_conv5_1"
+	if strings.Join(lrows[0], ",") != wantHeader || len(lrows) != 22 {
+		t.Fatalf("layers.csv: header %v, %d rows", lrows[0], len(lrows))
+	}
+	for r := 1; r < len(lrows); r++ {
+		sum := 0.0
+		for _, v := range lrows[r][1:] {
+			f, _ := strconv.ParseFloat(v, 64)
+			sum += f
+		}
+		c, _ := strconv.ParseFloat(rows[r][2], 64)
+		s, _ := strconv.ParseFloat(rows[r][3], 64)
+		if math.Abs(sum-(c+s)) > 1e-5*(c+s) {
+			t.Errorf("iteration %d: layer terms sum to %g, content+style %g", r-1, sum, c+s)
+		}
+	}
+
 	// The resolved config reruns as it is.
 	data, err := os.ReadFile(filepath.Join(dir, "config.yaml"))
 	if err != nil {
