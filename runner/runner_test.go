@@ -38,6 +38,20 @@ func loadTiny(t *testing.T) *graphs.Model {
 	return m
 }
 
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return rows
+}
+
 // The end-to-end check: 20 iterations on vgg19-tiny, loss at the end
 // below half its start, checkpoints that decode as PNG of the requested size.
 func TestEndToEndTinyModel(t *testing.T) {
@@ -78,15 +92,7 @@ func TestEndToEndTinyModel(t *testing.T) {
 	}
 
 	// metrics.csv: header + iterations 0..20, losses matching the result.
-	f, err := os.Open(filepath.Join(dir, "metrics.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, err := csv.NewReader(f).ReadAll()
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := readCSV(t, filepath.Join(dir, "metrics.csv"))
 	if strings.Join(rows[0], ",") != "iteration,total,content,style,tv,seconds" || len(rows) != 22 {
 		t.Fatalf("metrics: header %v, %d rows", rows[0], len(rows))
 	}
@@ -96,15 +102,7 @@ func TestEndToEndTinyModel(t *testing.T) {
 	}
 
 	// layers.csv: the weighted per-layer terms add up to content + style.
-	f, err = os.Open(filepath.Join(dir, "layers.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lrows, err := csv.NewReader(f).ReadAll()
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lrows := readCSV(t, filepath.Join(dir, "layers.csv"))
 	wantHeader := "iteration,style_conv1_1,style_conv2_1,style_conv3_1,style_conv4_1,content_conv4_2,style_conv5_1"
 	if strings.Join(lrows[0], ",") != wantHeader || len(lrows) != 22 {
 		t.Fatalf("layers.csv: header %v, %d rows", lrows[0], len(lrows))

@@ -92,30 +92,35 @@ def assert_close(got, want):
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-4 * np.abs(want).max())
 
 
+def exported_features(export_model, path, image):
+    """conv1_1 and conv5_4 of a model exported from the weights file at path."""
+    model = tf.saved_model.load(str(export_model("--weights", str(path))))
+    out = model.signatures["features"](image=tf.constant(image))
+    return out["conv1_1"].numpy(), out["conv5_4"].numpy()
+
+
 def test_keras_h5(tmp_path, export_model, image):
     weights = narrow_weights(11)
     path = tmp_path / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
     write_keras_h5(path, weights)
-    model = tf.saved_model.load(str(export_model("--weights", str(path))))
-    out = model.signatures["features"](image=tf.constant(image))
+    conv1_1, conv5_4 = exported_features(export_model, path, image)
     # The file's kernels are caffe-style BGR: the model takes RGB, so it must equal the
     # file's conv1_1 applied to the channel-reversed image.
     kernel, bias = weights[0]
-    assert_close(out["conv1_1"].numpy(), reference.conv3x3_relu(image[..., ::-1], kernel, bias))
+    assert_close(conv1_1, reference.conv3x3_relu(image[..., ::-1], kernel, bias))
     rgb = [(kernel[:, :, ::-1, :], bias)] + weights[1:]
-    assert_close(out["conv5_4"].numpy(), reference.forward(image, rgb)[-1])
+    assert_close(conv5_4, reference.forward(image, rgb)[-1])
 
 
 def test_matconvnet(tmp_path, export_model, image):
     weights = narrow_weights(12)
     path = tmp_path / "imagenet-vgg-verydeep-19.mat"
     write_matconvnet(path, weights)
-    model = tf.saved_model.load(str(export_model("--weights", str(path))))
-    out = model.signatures["features"](image=tf.constant(image))
+    conv1_1, conv5_4 = exported_features(export_model, path, image)
     # The file holds [w,h,in,out] kernels; the model must use them as TF's [h,w,in,out].
     kernel, bias = weights[0]
-    assert_close(out["conv1_1"].numpy(), reference.conv3x3_relu(image, kernel, bias))
-    assert_close(out["conv5_4"].numpy(), reference.forward(image, weights)[-1])
+    assert_close(conv1_1, reference.conv3x3_relu(image, kernel, bias))
+    assert_close(conv5_4, reference.forward(image, weights)[-1])
 
 
 def run_cli(*args):
