@@ -27,7 +27,8 @@ const (
 	sigMetadata   = "metadata"
 )
 
-// Model is a loaded SavedModel with its signatures resolved.
+// Model is a loaded SavedModel with its signatures resolved. It holds one
+// run's targets at a time (SetTargets), so runs sharing a Model take turns.
 type Model struct {
 	Dir  string
 	Meta Metadata
