@@ -55,8 +55,14 @@ check-tf:
 
 build: bin/runner
 
-bin/runner: $(STAMP) $(GO_SOURCES)
-	$(CGO_ENV) go build -o $@ ./cmd/runner
+# bin/runner is a launcher free of TensorFlow that execs bin/runner-tf (see
+# cmd/runner): TensorFlow's library prints notices while it loads, before
+# main, and the launcher keeps them off the user's stderr.
+bin/runner: bin/runner-tf $(GO_SOURCES)
+	CGO_ENABLED=0 go build -o $@ ./cmd/runner
+
+bin/runner-tf: $(STAMP) $(GO_SOURCES)
+	$(CGO_ENV) go build -o $@ ./cmd/runner-tf
 
 # The offline default model: full-width VGG19, random He-normal weights, seed 0.
 export: $(MODEL)/saved_model.pb

@@ -11,7 +11,7 @@ import os
 import shutil
 import sys
 
-from . import vgg
+from . import quiet, vgg
 
 FORMAT = "styletransfer-vgg/1"
 DEFAULT_MEAN = (123.0, 117.0, 104.0)
@@ -136,7 +136,6 @@ def _write(out, module, text, force):
 
 
 def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = _parser()
     args = parser.parse_args(argv)
     out = os.path.abspath(args.out)
@@ -145,7 +144,9 @@ def main(argv=None):
     try:
         weights, kind, source = _load_weights(args, parser)
         divisor = vgg.width_divisor_of(weights, args.weights)
-        from . import graph  # TensorFlow starts slowly: import it once the inputs are known good.
+        # TensorFlow starts slowly: import it once the inputs are known good, and quietly.
+        quiet.import_tensorflow()
+        from . import graph
 
         metadata = _metadata(args, weights, kind, source, divisor, graph.tf.__version__)
         text = json.dumps(metadata, indent=2) + "\n"

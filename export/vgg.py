@@ -112,7 +112,9 @@ def load_keras_h5(path):
 def load_keras_imagenet():
     """Keras' ImageNet VGG19 (downloaded and cached by Keras; needs network the first time)."""
     try:
-        from tensorflow import keras
+        from .quiet import import_tensorflow
+
+        keras = import_tensorflow().keras
 
         model = keras.applications.VGG19(weights="imagenet", include_top=False)
         weights = []

@@ -1,118 +1,79 @@
-// Command runner runs Gatys-style neural style transfer experiments described
-// by YAML configs, on a VGG SavedModel written by export/.
+// Command runner is what users start: a small launcher, free of TensorFlow,
+// that execs bin/runner-tf (the runner linked with TensorFlow) in its place.
+//
+// TensorFlow's shared library prints start-up notices from its static
+// initialisers (the oneDNN notice on Intel CPUs), before any code of ours
+// runs and whatever TF_CPP_MIN_LOG_LEVEL says. So the launcher lends the
+// engine a /dev/null stderr while the library loads, and passes the user's
+// stderr along as another descriptor that runner-tf takes back first thing
+// in main. exec keeps the process id, so signals and exit codes are the
+// engine's own. Setting TF_CPP_MIN_LOG_LEVEL yourself shows TensorFlow's logs.
 //
 //	runner -config experiments/paper.yaml [-set key=value]... [-out DIR]
 package main
 
 import (
-	"context"
-	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"os"
-	"os/signal"
-	"strings"
-	"syscall"
+	"path/filepath"
+	"strconv"
 
-	"github.com/styletransfer/gostyle/configs"
-	"github.com/styletransfer/gostyle/graphs"
-	"github.com/styletransfer/gostyle/runner"
-	"github.com/styletransfer/gostyle/runner/config"
+	"golang.org/x/sys/unix"
 )
 
-// setFlags collects repeated -set key=value flags.
-type setFlags []string
+// engineName is the TensorFlow-linked binary, next to this one.
+const engineName = "runner-tf"
 
-func (s *setFlags) String() string     { return strings.Join(*s, " ") }
-func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
-
-// errInterrupted marks a run stopped by a signal (exit 130, like a shell).
-var errInterrupted = errors.New("interrupted")
+// StderrFDEnv names the descriptor holding the user's stderr; runner-tf
+// reads it (the name is part of the two programs' contract).
+const stderrFDEnv = "RUNNER_STDERR_FD"
 
 func main() {
-	quietTensorFlow()
-	err := run(os.Args[1:], os.Stdout, os.Stderr)
-	switch {
-	case err == nil:
-	case errors.Is(err, errInterrupted):
-		os.Exit(130)
-	case errors.Is(err, flag.ErrHelp):
-		os.Exit(0)
-	default:
-		fmt.Fprintf(os.Stderr, "runner: %v\n", err)
-		os.Exit(1)
-	}
+	err := launch()
+	fmt.Fprintf(os.Stderr, "runner: %v\n", err) // launch returns only on failure
+	os.Exit(1)
 }
 
-// quietTensorFlow keeps TensorFlow's C++ info logs from burying our
-// one-line errors. TensorFlow reads TF_CPP_MIN_LOG_LEVEL while the shared
-// library initialises, before main, so the process re-executes itself once
-// with it set (about 0.2 s). Users who want the logs set the variable.
-func quietTensorFlow() {
-	if _, ok := os.LookupEnv("TF_CPP_MIN_LOG_LEVEL"); ok {
-		return
+func launch() error {
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find %s: %w", engineName, err)
 	}
-	env := append(os.Environ(), "TF_CPP_MIN_LOG_LEVEL=2")
-	if exe, err := os.Executable(); err == nil {
-		_ = syscall.Exec(exe, os.Args, env) // returns only on failure: run noisy
+	if resolved, err := filepath.EvalSymlinks(self); err == nil {
+		self = resolved
 	}
-	os.Setenv("TF_CPP_MIN_LOG_LEVEL", "2")
-}
-
-func run(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("runner", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // flag errors become our one line, not a usage dump
-	cfgName := fs.String("config", configs.Default, "experiment config: a path, a path under configs/, or an embedded config")
-	out := fs.String("out", "", "output root folder (overrides the config's output key)")
-	var sets setFlags
-	fs.Var(&sets, "set", "override a config key: -set key=value (repeatable; dotted keys for nested maps, values in YAML)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, "usage: runner -config FILE [-set key=value]... [-out DIR]")
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
+	engine := filepath.Join(filepath.Dir(self), engineName)
+	if _, err := os.Stat(engine); err != nil {
+		return fmt.Errorf("%s is missing beside %s (run `make build`)", engineName, self)
+	}
+	env := os.Environ()
+	if _, userWantsLogs := os.LookupEnv("TF_CPP_MIN_LOG_LEVEL"); !userWantsLogs {
+		env = append(env, "TF_CPP_MIN_LOG_LEVEL=2")
+		held, err := holdStderr()
+		if err != nil {
 			return err
 		}
-		return fmt.Errorf("%v (see runner -h)", err)
+		env = append(env, stderrFDEnv+"="+strconv.Itoa(held))
+		defer unix.Dup3(held, 2, 0) // exec failed: give the user's stderr back for our one line
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (see runner -h)", fs.Arg(0))
-	}
+	err = unix.Exec(engine, append([]string{os.Args[0]}, os.Args[1:]...), env)
+	return fmt.Errorf("start %s: %w", engine, err)
+}
 
-	src, err := config.Find(*cfgName, "configs", configs.FS)
+// holdStderr duplicates stderr onto a new descriptor that survives exec and
+// points stderr itself at /dev/null.
+func holdStderr() (int, error) {
+	held, err := unix.FcntlInt(2, unix.F_DUPFD, 3) // no close-on-exec
 	if err != nil {
-		return err
+		return 0, fmt.Errorf("hold stderr: %w", err)
 	}
-	cfg, err := config.Load(src, sets)
+	null, err := unix.Open(os.DevNull, unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return err
+		return 0, fmt.Errorf("open %s: %w", os.DevNull, err)
 	}
-	if *out != "" {
-		cfg.Output = *out
+	defer unix.Close(null)
+	if err := unix.Dup3(null, 2, 0); err != nil {
+		return 0, fmt.Errorf("quiet stderr: %w", err)
 	}
-	model, err := graphs.Load(cfg.Model)
-	if err != nil {
-		return err
-	}
-
-	// Ctrl-C or a scheduler's SIGTERM ends the run at the next iteration with
-	// its pictures saved; a second signal kills at once.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() { <-ctx.Done(); stop() }()
-	res, err := runner.Run(ctx, cfg, model, stdout)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "loss %.4g -> %.4g in %d iterations, %.1f s (%.3f s/it after the first)\n",
-		res.Initial.Total, res.Last.Total, res.Iterations, res.Seconds, res.PerIteration)
-	fmt.Fprintf(stdout, "pictures: %s/ (final: %s)\n", res.Dir, res.Final)
-	if !model.Meta.Pretrained() {
-		fmt.Fprintln(stdout, "note: the model holds random weights, not ImageNet VGG; see README for real weights")
-	}
-	if res.Interrupted {
-		return errInterrupted
-	}
-	return nil
+	return held, nil
 }

@@ -2,148 +2,97 @@ package main
 
 import (
 	"bytes"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/styletransfer/gostyle/runner/testenv"
 )
 
-// The test binary doubles as the runner: with RUNNER_AS_MAIN=1 it runs
-// main(), so these tests see real exit codes and stderr.
-func TestMain(m *testing.M) {
-	if os.Getenv("RUNNER_AS_MAIN") == "1" {
-		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
-
-func runMain(t *testing.T, args ...string) (stdout, stderr string, code int) {
+// buildRunner builds the launcher and runner-tf side by side, as `make
+// build` does (runner-tf needs the cgo settings `make test` exports).
+func buildRunner(t *testing.T) string {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
+	bin := t.TempDir()
+	root := testenv.Root(t)
+	for _, b := range []struct{ out, pkg, cgo string }{
+		{"runner", "./cmd/runner", "0"},
+		{"runner-tf", "./cmd/runner-tf", os.Getenv("CGO_ENABLED")},
+	} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(bin, b.out), b.pkg)
+		cmd.Dir = root
+		cmd.Env = os.Environ()
+		if b.cgo != "" {
+			cmd.Env = append(cmd.Env, "CGO_ENABLED="+b.cgo)
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", b.pkg, err, out)
+		}
+	}
+	return filepath.Join(bin, "runner")
+}
+
+// TensorFlow prints notices while its library loads when oneDNN is on (the
+// default on Intel CPUs with AVX-512); TF_ENABLE_ONEDNN_OPTS=1 forces them on
+// any CPU. The real binary's stderr must hold only the runner's own lines.
+func TestStderrHoldsOnlyRunnerLines(t *testing.T) {
+	runner := buildRunner(t)
+	root := testenv.Root(t)
+	for _, onednn := range []string{"1", "0"} {
+		run := func(args ...string) (string, string, int) {
+			cmd := exec.Command(runner, args...)
+			cmd.Dir = root
+			cmd.Env = append(os.Environ(), "TF_ENABLE_ONEDNN_OPTS="+onednn)
+			var o, e bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &o, &e
+			err := cmd.Run()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			return o.String(), e.String(), code
+		}
+		_, stderr, code := run("-config", "nope.yaml")
+		if code != 1 || stderr != "runner: config nope.yaml: no such file (looked here and under configs/)\n" {
+			t.Errorf("oneDNN %s, bad config: exit %d, stderr %q, want exit 1 and one line", onednn, code, stderr)
+		}
+		stdout, stderr, code := run("-config", "experiments/paper.yaml", "-set", "model=testdata/vgg19-tiny",
+			"-set", "width=32", "-set", "height=24", "-set", "iterations=2", "-out", t.TempDir())
+		if code != 0 || stderr != "" {
+			t.Errorf("oneDNN %s, good run: exit %d, stderr %q, want exit 0 and nothing\nstdout: %s", onednn, code, stderr, stdout)
+		}
+	}
+	// Asking for TensorFlow's logs by setting its variable lets them through.
+	cmd := exec.Command(runner, "-config", "nope.yaml")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "TF_ENABLE_ONEDNN_OPTS=1", "TF_CPP_MIN_LOG_LEVEL=0")
+	out, _ := cmd.CombinedOutput()
+	if !strings.Contains(string(out), "oneDNN") {
+		t.Errorf("TF_CPP_MIN_LOG_LEVEL=0 should show TensorFlow's notice, got %q", out)
+	}
+}
+
+// Without runner-tf beside it the launcher says so in one line.
+func TestMissingEngineIsOneLine(t *testing.T) {
+	bin := t.TempDir()
+	cmd := exec.Command("go", "build", "-o", filepath.Join(bin, "runner"), "./cmd/runner")
 	cmd.Dir = testenv.Root(t)
-	cmd.Env = append(os.Environ(), "RUNNER_AS_MAIN=1")
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	return o.String(), e.String(), code
-}
-
-// The GUIDE's contract: experiments/paper.yaml found under configs/, -set
-// overrides, -out the output root, exit 0 and a complete run folder.
-func TestPaperConfigOnTinyModel(t *testing.T) {
-	out := t.TempDir()
-	stdout, stderr, code := runMain(t, "-config", "experiments/paper.yaml",
-		"-set", "model=testdata/vgg19-tiny", "-set", "width=64", "-set", "height=48",
-		"-set", "iterations=4", "-set", "checkpoint_every=2", "-out", out)
-	if code != 0 {
-		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	var e bytes.Buffer
+	run := exec.Command(filepath.Join(bin, "runner"), "-config", "quick.yaml")
+	run.Stderr = &e
+	err := run.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit %v, want 1", err)
 	}
-	if stderr != "" {
-		t.Errorf("stderr not empty on success: %q", stderr)
-	}
-	dir := filepath.Join(out, "shipwreck_starry_night")
-	for _, name := range []string{"config.yaml", "metrics.csv", "model.json", "initial.png", "styled_0002.png", "styled_0004.png", "final.png"} {
-		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-			t.Error(err)
-		}
-	}
-	if !strings.Contains(stdout, "random weights") {
-		t.Errorf("output does not say the weights are random:\n%s", stdout)
-	}
-}
-
-// Bad input: one line on stderr naming the culprit, non-zero exit, no Go
-// trace, nothing written.
-func TestBadInputIsOneClearLine(t *testing.T) {
-	dir := t.TempDir()
-	badYAML := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(badYAML, []byte("content: [unclosed\n"), 0o644)
-	unreadable := filepath.Join(dir, "locked.yaml")
-	os.WriteFile(unreadable, []byte("iterations: 1\n"), 0o000)
-	out := filepath.Join(dir, "out")
-	tiny := []string{"-config", "experiments/paper.yaml", "-set", "model=testdata/vgg19-tiny", "-out", out}
-	cases := []struct {
-		args []string
-		want string
-	}{
-		{[]string{"-config", "nope.yaml"}, "nope.yaml"},
-		{[]string{"-config", badYAML}, "bad.yaml"},
-		{append(tiny, "-set", "iteratons=3"), `unknown key "iteratons"`},
-		{append(tiny, "-set", "model=testdata/nomodel"), "testdata/nomodel"},
-		{append(tiny, "-set", "content=testdata/images/missing.jpg"), "testdata/images/missing.jpg"},
-		{append(tiny, "-set", "style=README.md"), "README.md"},
-		{append(tiny, "-set", "width=-3"), "key width"},
-		{[]string{"-bogus"}, "-bogus"},
-		{[]string{"extra"}, "extra"},
-	}
-	if os.Geteuid() != 0 { // root reads any file
-		cases = append(cases, struct {
-			args []string
-			want string
-		}{[]string{"-config", unreadable}, "locked.yaml"})
-	}
-	for _, tc := range cases {
-		stdout, stderr, code := runMain(t, tc.args...)
-		if code == 0 {
-			t.Errorf("%v: exit 0\n%s", tc.args, stdout)
-			continue
-		}
-		lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
-		if len(lines) != 1 || !strings.Contains(stderr, tc.want) || !strings.HasPrefix(stderr, "runner: ") {
-			t.Errorf("%v: stderr %q, want one line naming %q", tc.args, stderr, tc.want)
-		}
-		if strings.Contains(stderr, "goroutine") || strings.Contains(stderr, "panic") {
-			t.Errorf("%v: Go trace on stderr: %s", tc.args, stderr)
-		}
-		if _, err := os.Stat(out); !os.IsNotExist(err) {
-			t.Fatalf("%v: output folder created", tc.args)
-		}
-	}
-}
-
-// SIGTERM (what a scheduler sends) stops the run at an iteration boundary:
-// exit 130, and a complete run folder with the picture it got to.
-func TestSignalSavesTheRunAndExits130(t *testing.T) {
-	out := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-config", "experiments/paper.yaml", "-set", "model=testdata/vgg19-tiny",
-		"-set", "width=32", "-set", "height=24", "-set", "iterations=100000", "-set", "log_every=1", "-out", out)
-	cmd.Dir = testenv.Root(t)
-	cmd.Env = append(os.Environ(), "RUNNER_AS_MAIN=1")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 4096)
-	var seen strings.Builder
-	for !strings.Contains(seen.String(), "iter     1/") {
-		n, err := stdout.Read(buf)
-		if err != nil {
-			cmd.Process.Kill()
-			t.Fatalf("runner ended before iterating: %v\n%s", err, seen.String())
-		}
-		seen.Write(buf[:n])
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	go io.Copy(io.Discard, stdout)
-	err = cmd.Wait()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
-		t.Fatalf("exit: %v, want 130", err)
-	}
-	if _, err := os.Stat(filepath.Join(out, "shipwreck_starry_night", "final.png")); err != nil {
-		t.Error(err)
+	if s := e.String(); strings.Count(s, "\n") != 1 || !strings.Contains(s, "runner-tf is missing") {
+		t.Errorf("stderr %q, want one line saying runner-tf is missing", s)
 	}
 }
