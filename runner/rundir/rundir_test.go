@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,6 +28,14 @@ func TestMain(m *testing.M) {
 }
 
 func helper(mode, dir string) {
+	if mode == "loop" {
+		killAt, _ := strconv.Atoi(os.Getenv("RUNDIR_KILL_AT"))
+		if err := toyRun(dir, killAt); err != nil {
+			fmt.Println("error:", err)
+			os.Exit(2)
+		}
+		os.Exit(0)
+	}
 	f, err := Open(dir, Options{ConfigID: "cfg-a"})
 	if err != nil {
 		fmt.Println("error:", err)
