@@ -206,6 +206,7 @@ func (f *Folder) startReplacement(newDir string, repl *Status, now time.Time) er
 	if repl != nil && repl.resumable() && repl.ConfigID == f.configID {
 		f.resumable, f.previous = true, *repl
 		f.notef("resuming the unfinished replacement in %s (%s at iteration %d)", newDir, repl.State, repl.Iteration)
+		f.removeTemps(newDir)
 		return nil
 	}
 	f.resumable, f.previous = false, Status{}
@@ -297,8 +298,9 @@ func (f *Folder) WriteWith(name string, write func(io.Writer) error) error {
 	return atomicWrite(filepath.Join(f.path, name), write, nil)
 }
 
-// Finish marks the run done. When replacing, it then swaps the new run in
-// for the old one, atomically.
+// Finish marks the run done; write the final picture and close the CSV
+// logs first. When replacing, it then swaps the new run in for the old one,
+// atomically. A finished run's status no longer changes.
 func (f *Folder) Finish() error {
 	if err := f.setState(Done, f.status.Iteration, ""); err != nil {
 		return err
@@ -332,6 +334,9 @@ func (f *Folder) Interrupt(iteration int) error {
 func (f *Folder) setState(state RunState, it int, msg string) error {
 	if f.closed {
 		return fmt.Errorf("run folder %s: already closed", f.dir)
+	}
+	if f.status.State == Done {
+		return fmt.Errorf("run folder %s: already finished", f.dir)
 	}
 	st := f.status
 	st.State, st.Iteration, st.Error, st.Updated = state, it, msg, time.Now().UTC()

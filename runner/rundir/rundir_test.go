@@ -230,6 +230,18 @@ func TestRefusalsNameTheRun(t *testing.T) {
 	if _, err := Open(other, Options{ConfigID: "c"}); !errors.Is(err, ErrOtherRun) || !strings.Contains(err.Error(), "no status.json") {
 		t.Errorf("folder of other files: %v", err)
 	}
+	if _, err := ReadStatus(other); !errors.Is(err, ErrNoStatus) {
+		t.Errorf("ReadStatus of a folder of other files: %v", err)
+	}
+	garbled := t.TempDir()
+	os.WriteFile(filepath.Join(garbled, statusName), []byte(`{"state": "runn`), 0o644)
+	if _, err := Open(garbled, Options{ConfigID: "c"}); !errors.Is(err, ErrOtherRun) || !strings.Contains(err.Error(), "status.json: unreadable") {
+		t.Errorf("garbled status: %v", err)
+	}
+	os.WriteFile(filepath.Join(garbled, statusName), []byte(`{"state": "paused"}`), 0o644)
+	if _, err := ReadStatus(garbled); err == nil || !strings.Contains(err.Error(), `unknown state "paused"`) {
+		t.Errorf("unknown state: %v", err)
+	}
 	if _, err := Open(t.TempDir(), Options{}); err == nil {
 		t.Error("no config id: accepted")
 	}
