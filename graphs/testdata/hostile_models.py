@@ -9,8 +9,9 @@ model makes TensorFlow write OUT/written-<vector> when the part of its graph nam
                      the features signature calls writes; init: the loader's init op
                      writes; restore: the loader's restore function writes; py_function:
                      the features signature runs Python);
-  OUT/hostile/       a real export/ StyleGraph (widths /16) with every vector above but
-                     py_function, so a trusted load can prove that each one writes.
+  OUT/hostile/       a real export/ StyleGraph (widths /16, max pooling, OUT/max's
+                     metadata) with every vector above but py_function, so a trusted
+                     load can prove that each one writes.
 """
 
 import os
@@ -89,6 +90,12 @@ class Hostile(StyleGraph):
         return StyleGraph.metadata.python_function(self)
 
 
+def _named(fn, name):
+    """Names the traced function, so its library name is __inference_<name>_<n>."""
+    fn.__name__ = name
+    return fn
+
+
 def _tiny(vector):
     """A one-signature module whose only hostile part is vector."""
     m = tf.Module()
@@ -97,25 +104,29 @@ def _tiny(vector):
     def plain(x):
         return {"y": x * 2.0}
 
+    def writing(x):
+        write(vector)
+        return plain(x)
+
+    def writing_metadata():
+        write(vector)
+        return {"json": tf.constant("{}")}
+
+    sig = "features"
     if vector in ("features", "set_targets", "loss"):
-        def body(x):
-            write(vector)
-            return plain(x)
-        sigs = {vector: tf.function(body, input_signature=[image])}
+        sig, body = vector, _named(writing, vector)
     elif vector == "metadata":
-        def body():
-            write(vector)
-            return {"json": tf.constant("{}")}
-        sigs = {vector: tf.function(body, input_signature=[])}
+        sig, body = vector, _named(writing_metadata, vector)
     elif vector == "nested":
-        sigs = {"features": tf.function(lambda x: plain(hidden_writer(x)), input_signature=[image])}
+        body = _named(lambda x: plain(hidden_writer(x)), sig)
     elif vector == "py_function":
-        sigs = {"features": tf.function(
-            lambda x: plain(tf.py_function(lambda v: v, [x], tf.float32)), input_signature=[image])}
+        body = _named(lambda x: plain(tf.py_function(lambda v: v, [x], tf.float32)), sig)
     else:
         m.writer = {"init": _WritingInit, "restore": _WritingRestore}[vector]()
-        sigs = {"features": tf.function(plain, input_signature=[image])}
-    tf.saved_model.save(m, os.path.join(OUT, vector), signatures=sigs)
+        body = _named(plain, sig)
+    spec = [] if vector == "metadata" else [image]
+    tf.saved_model.save(m, os.path.join(OUT, vector),
+                        signatures={sig: tf.function(body, input_signature=spec)})
 
 
 VECTORS = ("features", "set_targets", "loss", "metadata", "nested", "init", "restore", "py_function")
@@ -129,7 +140,7 @@ def main():
         _tiny(vector)
     with open(os.path.join(OUT, "max", "assets.extra", "metadata.json")) as f:
         metadata_json = f.read()
-    Hostile(vgg.random_weights(0, 16), "avg", metadata_json).save(os.path.join(OUT, "hostile"))
+    Hostile(vgg.random_weights(0, 16), "max", metadata_json).save(os.path.join(OUT, "hostile"))
     written = [name for name in os.listdir(OUT) if name.startswith("written-")]
     if written:
         sys.exit(f"building the fixtures wrote {written}")
