@@ -133,8 +133,11 @@ func checkSafe(dir string, saved *corepb.SavedModel, trust bool) error {
 		return nil
 	}
 	more := ""
-	if len(vs) > 1 {
-		more = fmt.Sprintf("; %d more ops are not allowed either", len(vs)-1)
+	switch n := len(vs) - 1; {
+	case n == 1:
+		more = "; 1 more op is not allowed either"
+	case n > 1:
+		more = fmt.Sprintf("; %d more ops are not allowed either", n)
 	}
 	return errors.New(vs[0].String() + more + hint)
 }

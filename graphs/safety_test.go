@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
+	nodepb "github.com/galeone/tensorflow/tensorflow/go/core/framework/node_def_go_proto"
 	corepb "github.com/galeone/tensorflow/tensorflow/go/core/protobuf/for_core_protos_go_proto"
 	"google.golang.org/protobuf/proto"
 
@@ -114,7 +115,7 @@ func TestModelSafety(t *testing.T) {
 				t.Errorf("no WriteFile refused in %s*; refused in %v", want.fn, found)
 			}
 		}
-		if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "op WriteFile") || !strings.Contains(err.Error(), "more ops are not allowed") {
+		if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "op WriteFile") || !strings.Contains(err.Error(), "more ops are not allowed either") {
 			t.Errorf("Load(hostile) = %v", err)
 		}
 	})
@@ -185,6 +186,25 @@ func TestSaverOpsOnlyOnTheirOwnPath(t *testing.T) {
 		if !slices.Contains(got, op) {
 			t.Errorf("%s not refused once a signature reaches it (refused: %v)", op, got)
 		}
+	}
+}
+
+// Nodes of the meta graph itself are checked too, reached or not.
+func TestGraphNodesAreChecked(t *testing.T) {
+	saved := readSaved(t, testenv.TinyModel(t))
+	g := saved.GetMetaGraphs()[0].GetGraphDef()
+	g.Node = append(g.Node,
+		&nodepb.NodeDef{Name: "dead_writer", Op: "WriteFile", Input: []string{"saver_filename", "saver_filename"}},
+		&nodepb.NodeDef{Name: "reader", Op: "ReadFile", Input: []string{"saver_filename"}})
+	saved.GetMetaGraphs()[0].GetCollectionDef()["saved_model_main_op"] = &corepb.CollectionDef{
+		Kind: &corepb.CollectionDef_NodeList_{NodeList: &corepb.CollectionDef_NodeList{Value: []string{"reader"}}}}
+	err := checkSafe(t.TempDir(), saved, false)
+	want := "op WriteFile (node dead_writer) is not allowed: it reads or writes files; 1 more op is not allowed either (pass -trust-model to load it anyway)"
+	if err == nil || err.Error() != want {
+		t.Errorf("checkSafe = %v\nwant %s", err, want)
+	}
+	if vs := violations(saved); len(vs) != 2 || vs[1].op != "ReadFile" {
+		t.Errorf("violations = %v", vs)
 	}
 }
 
