@@ -44,17 +44,28 @@ type signature struct {
 	inputs, outputs map[string]tf.Output
 }
 
+// Options change how LoadWith reads a model.
+type Options struct {
+	// Trust loads a model whose graphs hold ops export/ does not emit (ops
+	// that could read or write files, run Python or use a network): only for
+	// a model the user vouches for (-trust-model). See checkSafe.
+	Trust bool
+}
+
 // Load reads the SavedModel in dir (tag "serve") and checks it is one the
 // exporter wrote for this runner.
-func Load(dir string) (*Model, error) {
-	m, err := load(dir)
+func Load(dir string) (*Model, error) { return LoadWith(dir, Options{}) }
+
+// LoadWith is Load with options.
+func LoadWith(dir string, opts Options) (*Model, error) {
+	m, err := load(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", dir, err)
 	}
 	return m, nil
 }
 
-func load(dir string) (*Model, error) {
+func load(dir string, opts Options) (*Model, error) {
 	pbPath := filepath.Join(dir, "saved_model.pb")
 	data, err := os.ReadFile(pbPath)
 	if err != nil {
@@ -69,6 +80,9 @@ func load(dir string) (*Model, error) {
 	var saved corepb.SavedModel
 	if err := proto.Unmarshal(data, &saved); err != nil {
 		return nil, fmt.Errorf("saved_model.pb is not a SavedModel: %w", err)
+	}
+	if err := checkSafe(dir, &saved, opts.Trust); err != nil {
+		return nil, err
 	}
 	var defs map[string]*corepb.SignatureDef
 	for _, mg := range saved.GetMetaGraphs() {
@@ -109,13 +123,9 @@ func load(dir string) (*Model, error) {
 		m.sigs[name] = s
 	}
 
-	res, err := m.run(sigMetadata, nil, "json")
+	js, err := metadataJSON(dir, &saved)
 	if err != nil {
 		return nil, err
-	}
-	js, ok := res[0].Value().(string)
-	if !ok {
-		return nil, errors.New("metadata signature did not return a string")
 	}
 	if m.Meta, err = parseMetadata([]byte(js)); err != nil {
 		return nil, err

@@ -1,0 +1,378 @@
+package graphs
+
+// Model safety. A SavedModel is a program: loading one runs its restore and
+// init ops, and every signature runs its graph. A model someone shared could
+// read or write the user's files from any of them (tf.io.write_file in a
+// signature, in a function a signature calls, in a resource initializer, in
+// the restore function). So before TensorFlow sees a model, every node of its
+// graph and of every function in its library is checked against the ops
+// export/ emits, and a model with any other op is refused unless the user
+// trusts it.
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	fnpb "github.com/galeone/tensorflow/tensorflow/go/core/framework/function_go_proto"
+	nodepb "github.com/galeone/tensorflow/tensorflow/go/core/framework/node_def_go_proto"
+	typespb "github.com/galeone/tensorflow/tensorflow/go/core/framework/types_go_proto"
+	corepb "github.com/galeone/tensorflow/tensorflow/go/core/protobuf/for_core_protos_go_proto"
+)
+
+// computeOps are the ops of every graph and function export/ writes (listed
+// from `python -m export --width-divisor 16` with --pooling avg and max, TF
+// 2.21), except the saver's: the signatures, the init op and the plumbing
+// that calls them. None reads or writes a file, runs Python or uses a network.
+var computeOps = opSet(
+	// graph plumbing, calls and branches (their functions are checked too)
+	"Const", "Identity", "NoOp", "Placeholder",
+	"PartitionedCall", "StatefulPartitionedCall", "If", "StatelessIf",
+	"OptionalFromValue", "OptionalGetValue", "OptionalNone",
+	// the model's own variables, in memory
+	"VarHandleOp", "ReadVariableOp", "AssignVariableOp",
+	// VGG19, Gram matrices and losses
+	"Conv2D", "BiasAdd", "Relu", "AvgPool", "MaxPool", "MatMul",
+	"AddN", "AddV2", "Sub", "Mul", "Neg", "Square", "Sum", "Max",
+	"Greater", "LogicalOr", "SelectV2",
+	// shapes
+	"Shape", "ShapeN", "Size", "Rank", "Range", "Reshape", "Pack", "Unpack",
+	"Tile", "Fill", "BroadcastTo", "StridedSlice", "ZerosLike",
+	// gradients
+	"Conv2DBackpropInput", "Conv2DBackpropFilter", "BiasAddGrad", "ReluGrad",
+	"AvgPoolGrad", "MaxPoolGrad", "StridedSliceGrad", "BroadcastGradientArgs",
+	"DynamicStitch", "FloorMod",
+)
+
+// restoreOps are allowed only in what the loader's restore op
+// (SaverDef.restore_op_name) reaches and nothing else does: the model
+// restoring its own variables from the checkpoint the loader names.
+var restoreOps = opSet("RestoreV2")
+
+// saveOps are allowed only in what the saver's save tensor
+// (SaverDef.save_tensor_name) reaches and nothing the loader or the runner
+// runs does. Every SavedModel TensorFlow 2 writes carries this save function
+// (SaveV2 and MergeV2Checkpoints write checkpoint files); neither the loader
+// (restore op, init op) nor the runner (signature outputs) fetches it, and a
+// session runs only what its fetches depend on. Refusing it would refuse
+// every model; allowing it anywhere would let a signature write files.
+var saveOps = opSet("SaveV2", "MergeV2Checkpoints", "ShardedFilename", "StringJoin",
+	"StaticRegexFullMatch", "Select", "DisableCopyOnRead")
+
+// refusedWhy explains well-known refused ops; any op not allowed is refused.
+var refusedWhy = func() map[string]string {
+	why := map[string]string{}
+	for reason, ops := range map[string][]string{
+		"it reads or writes files": {"WriteFile", "ReadFile", "MatchingFiles", "Save", "SaveSlices",
+			"SaveV2", "MergeV2Checkpoints", "Restore", "RestoreSlice", "RestoreV2", "ImmutableConst",
+			"WholeFileReader", "WholeFileReaderV2", "TextLineReader", "TextLineReaderV2",
+			"TFRecordReader", "TFRecordReaderV2", "FixedLengthRecordReader", "FixedLengthRecordReaderV2",
+			"LMDBReader", "TextLineDataset", "TFRecordDataset", "FixedLengthRecordDataset",
+			"InitializeTableFromTextFile", "InitializeTableFromTextFileV2", "LoadAndRemapMatrix",
+			"CreateSummaryFileWriter", "CreateSummaryDbWriter", "WriteSummary", "WriteScalarSummary",
+			"WriteImageSummary", "WriteAudioSummary", "WriteHistogramSummary", "WriteRawProtoSummary",
+			"WriteGraphSummary", "FlushSummaryWriter", "PrintV2", "DebugIdentityV2", "DebugIdentityV3",
+			"SaveDataset", "SaveDatasetV2", "SnapshotDataset", "SnapshotDatasetV2", "DatasetToTFRecord",
+			"SqlDataset", "CSVDataset", "CSVDatasetV2"},
+		"it runs Python": {"PyFunc", "PyFuncStateless", "EagerPyFunc"},
+		"it talks to the network": {"RpcClient", "RpcServer", "RpcCall", "DataServiceDataset",
+			"DataServiceDatasetV2", "DataServiceDatasetV3", "DataServiceDatasetV4",
+			"CollectiveReduce", "CollectiveReduceV2", "CollectiveGather", "CollectiveGatherV2",
+			"CollectiveBcastSend", "CollectiveBcastRecv", "CollectiveBcastSendV2", "CollectiveBcastRecvV2",
+			"CollectiveAllToAllV2", "CollectiveAllToAllV3", "CollectiveInitializeCommunicator"},
+	} {
+		for _, op := range ops {
+			why[op] = reason
+		}
+	}
+	return why
+}()
+
+func opSet(ops ...string) map[string]bool {
+	s := make(map[string]bool, len(ops))
+	for _, op := range ops {
+		s[op] = true
+	}
+	return s
+}
+
+// violation is one node whose op is not allowed where it is.
+type violation struct {
+	op, node, fn string // fn is "" for the meta graph's own graph
+	why          string
+}
+
+func (v violation) String() string {
+	where := "node " + v.node
+	if v.fn != "" {
+		where = "in function " + v.fn
+	}
+	return fmt.Sprintf("op %s (%s) is not allowed: %s", v.op, where, v.why)
+}
+
+// checkSafe refuses a model TensorFlow should not load: one whose graphs hold
+// an op outside the allowlist, or whose folder holds another graph file the
+// loader might read instead of the saved_model.pb that was checked. trust
+// skips both checks (-trust-model).
+func checkSafe(dir string, saved *corepb.SavedModel, trust bool) error {
+	if trust {
+		return nil
+	}
+	const hint = " (pass -trust-model to load it anyway)"
+	for _, other := range []string{"saved_model.pbtxt", "saved_model.cpb"} {
+		if _, err := os.Lstat(filepath.Join(dir, other)); err == nil {
+			return fmt.Errorf("holds %s beside saved_model.pb: TensorFlow might load that unchecked graph%s", other, hint)
+		}
+	}
+	vs := violations(saved)
+	if len(vs) == 0 {
+		return nil
+	}
+	more := ""
+	switch n := len(vs) - 1; {
+	case n == 1:
+		more = "; 1 more op is not allowed either"
+	case n > 1:
+		more = fmt.Sprintf("; %d more ops are not allowed either", n)
+	}
+	return errors.New(vs[0].String() + more + hint)
+}
+
+// violations lists every disallowed node of every meta graph, sorted by
+// function and node name so the first one reported is always the same.
+func violations(saved *corepb.SavedModel) []violation {
+	var vs []violation
+	for _, mg := range saved.GetMetaGraphs() {
+		vs = append(vs, newGraphIndex(mg).violations()...)
+	}
+	slices.SortFunc(vs, func(a, b violation) int {
+		if c := strings.Compare(a.fn, b.fn); c != 0 {
+			return c
+		}
+		return strings.Compare(a.node, b.node)
+	})
+	return vs
+}
+
+// graphIndex is one meta graph with its nodes and functions found by name.
+type graphIndex struct {
+	mg    *corepb.MetaGraphDef
+	nodes map[string]*nodepb.NodeDef
+	fns   map[string]*fnpb.FunctionDef
+}
+
+func newGraphIndex(mg *corepb.MetaGraphDef) *graphIndex {
+	g := &graphIndex{mg: mg, nodes: map[string]*nodepb.NodeDef{}, fns: map[string]*fnpb.FunctionDef{}}
+	for _, n := range mg.GetGraphDef().GetNode() {
+		g.nodes[n.GetName()] = n
+	}
+	for _, f := range mg.GetGraphDef().GetLibrary().GetFunction() {
+		g.fns[f.GetSignature().GetName()] = f
+	}
+	return g
+}
+
+// reached is what running some tensors can execute: the graph nodes they
+// depend on (data and control inputs) and, whole, every function those nodes
+// call, directly or through other functions.
+type reached struct {
+	nodes, fns map[string]bool
+}
+
+func (g *graphIndex) reach(roots ...string) reached {
+	r := reached{nodes: map[string]bool{}, fns: map[string]bool{}}
+	var callFns func(n *nodepb.NodeDef)
+	callFns = func(n *nodepb.NodeDef) {
+		for _, name := range callees(n, g.fns) {
+			if r.fns[name] {
+				continue
+			}
+			r.fns[name] = true
+			for _, inner := range g.fns[name].GetNodeDef() {
+				callFns(inner)
+			}
+		}
+	}
+	work := slices.Clone(roots)
+	for len(work) > 0 {
+		name := nodeName(work[len(work)-1])
+		work = work[:len(work)-1]
+		n, ok := g.nodes[name]
+		if !ok || r.nodes[name] {
+			continue
+		}
+		r.nodes[name] = true
+		callFns(n)
+		work = append(work, n.GetInput()...)
+	}
+	return r
+}
+
+// callees are the library functions a node runs: its op, when that names a
+// function, and every function-valued attribute (f, then_branch, body, ...).
+func callees(n *nodepb.NodeDef, fns map[string]*fnpb.FunctionDef) []string {
+	var out []string
+	add := func(name string) {
+		if _, ok := fns[name]; ok {
+			out = append(out, name)
+		}
+	}
+	add(n.GetOp())
+	for _, a := range n.GetAttr() {
+		if f := a.GetFunc(); f != nil {
+			add(f.GetName())
+		}
+		for _, f := range a.GetList().GetFunc() {
+			add(f.GetName())
+		}
+	}
+	return out
+}
+
+// nodeName strips a tensor reference ("^name", "name:1") to its node.
+func nodeName(ref string) string {
+	ref = strings.TrimPrefix(ref, "^")
+	if i := strings.IndexByte(ref, ':'); i >= 0 {
+		ref = ref[:i]
+	}
+	return ref
+}
+
+// violations checks each node against what may run where it sits: compute
+// ops anywhere, RestoreV2 only where just the restore op reaches, the save
+// ops only where just the save tensor reaches. Nodes nothing reaches are held
+// to compute ops too: what never runs needs nothing more.
+func (g *graphIndex) violations() []violation {
+	var runRoots []string
+	for _, sig := range g.mg.GetSignatureDef() { // includes __saved_model_init_op
+		for _, t := range sig.GetInputs() {
+			runRoots = append(runRoots, t.GetName())
+		}
+		for _, t := range sig.GetOutputs() {
+			runRoots = append(runRoots, t.GetName())
+		}
+	}
+	for _, c := range g.mg.GetCollectionDef() { // saved_model_main_op, legacy_init_op, ...
+		runRoots = append(runRoots, c.GetNodeList().GetValue()...)
+	}
+	saver := g.mg.GetSaverDef()
+	run := g.reach(runRoots...)
+	restore := g.reach(saver.GetRestoreOpName(), saver.GetFilenameTensorName())
+	save := g.reach(saver.GetSaveTensorName())
+
+	allowed := func(op string, inRun, inRestore, inSave bool) bool {
+		return computeOps[op] ||
+			(restoreOps[op] && inRestore && !inRun && !inSave) ||
+			(saveOps[op] && inSave && !inRun && !inRestore)
+	}
+	why := func(op string) string {
+		switch {
+		case restoreOps[op]:
+			return "it reads files, and runs outside the loader's restore function"
+		case saveOps[op]:
+			return "it writes files, and runs outside the saver's save function"
+		case refusedWhy[op] != "":
+			return refusedWhy[op]
+		}
+		return "export/ emits no such op"
+	}
+	var vs []violation
+	for _, n := range g.mg.GetGraphDef().GetNode() {
+		name := n.GetName()
+		if op := n.GetOp(); g.fns[op] == nil && !allowed(op, run.nodes[name], restore.nodes[name], save.nodes[name]) {
+			vs = append(vs, violation{op: op, node: name, why: why(op)})
+		}
+	}
+	for name, f := range g.fns {
+		for _, n := range f.GetNodeDef() {
+			if op := n.GetOp(); g.fns[op] == nil && !allowed(op, run.fns[name], restore.fns[name], save.fns[name]) {
+				vs = append(vs, violation{op: op, node: n.GetName(), fn: name, why: why(op)})
+			}
+		}
+	}
+	return vs
+}
+
+// metadataJSON reads the export's metadata from the graph, without running
+// it: export/graph.py's metadata signature returns a string constant (through
+// Identity nodes and function calls). When assets.extra/metadata.json, the
+// exporter's copy, exists it must say the same.
+func metadataJSON(dir string, saved *corepb.SavedModel) (string, error) {
+	var mg *corepb.MetaGraphDef
+	for _, m := range saved.GetMetaGraphs() {
+		if slices.Contains(m.GetMetaInfoDef().GetTags(), "serve") {
+			mg = m
+		}
+	}
+	out := mg.GetSignatureDef()[sigMetadata].GetOutputs()["json"]
+	if out == nil {
+		return "", fmt.Errorf("signature %s has no output %q", sigMetadata, "json")
+	}
+	g := newGraphIndex(mg)
+	js, err := g.constString(g.nodes, out.GetName(), 0)
+	if err != nil {
+		return "", fmt.Errorf("signature %s: %w (not exported by this project's export/)", sigMetadata, err)
+	}
+	copyPath := filepath.Join(dir, "assets.extra", "metadata.json")
+	data, err := os.ReadFile(copyPath)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return "", err
+	case strings.TrimSpace(string(data)) != strings.TrimSpace(js):
+		return "", fmt.Errorf("assets.extra/metadata.json differs from the metadata in the graph")
+	}
+	return js, nil
+}
+
+// constString follows a tensor reference in one scope (the graph's nodes or a
+// function body's) back to the string constant it carries.
+func (g *graphIndex) constString(scope map[string]*nodepb.NodeDef, ref string, depth int) (string, error) {
+	if depth > 32 {
+		return "", errors.New("metadata is not a constant (chain too deep)")
+	}
+	// graph: "node" or "node:i"; function body: "node:outarg:i" or an argument
+	parts := strings.Split(ref, ":")
+	n, ok := scope[parts[0]]
+	if !ok || strings.HasPrefix(ref, "^") {
+		return "", fmt.Errorf("metadata is not a constant (%q is not a node)", ref)
+	}
+	idx := 0
+	if len(parts) > 1 {
+		i, err := strconv.Atoi(parts[len(parts)-1])
+		if err != nil {
+			return "", fmt.Errorf("bad tensor name %q", ref)
+		}
+		idx = i
+	}
+	switch n.GetOp() {
+	case "Const":
+		t := n.GetAttr()["value"].GetTensor()
+		if t.GetDtype() != typespb.DataType_DT_STRING || len(t.GetStringVal()) != 1 {
+			return "", errors.New("metadata constant is not one string")
+		}
+		return string(t.GetStringVal()[0]), nil
+	case "Identity":
+		for _, in := range n.GetInput() {
+			if !strings.HasPrefix(in, "^") {
+				return g.constString(scope, in, depth+1)
+			}
+		}
+	case "PartitionedCall", "StatefulPartitionedCall":
+		f := g.fns[n.GetAttr()["f"].GetFunc().GetName()]
+		outs := f.GetSignature().GetOutputArg()
+		if f == nil || idx >= len(outs) {
+			return "", fmt.Errorf("metadata: node %s calls no function with output %d", n.GetName(), idx)
+		}
+		body := map[string]*nodepb.NodeDef{}
+		for _, inner := range f.GetNodeDef() {
+			body[inner.GetName()] = inner
+		}
+		return g.constString(body, f.GetRet()[outs[idx].GetName()], depth+1)
+	}
+	return "", fmt.Errorf("metadata is not a constant (computed by op %s)", n.GetOp())
+}
