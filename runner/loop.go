@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"image"
 	"io"
-	"path/filepath"
 	"math"
+	"path/filepath"
 	"slices"
 	"time"
 

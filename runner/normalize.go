@@ -52,9 +52,11 @@ var normalizations = map[string]normalization{
 	// style layer weights (after the exponent) sum to 1; TV 2 l2_loss of each
 	// direction over its number of neighbour pairs (times 3 channels).
 	"neural-style": {
-		content:        func(s layerShape) float64 { return 1 / (s.n * s.m()) },
-		style:          func(s, _ layerShape) float64 { return 1 / (s.n * s.m() * s.n * s.m() * s.n * s.n) },
-		tv:             func(w, h, wd float64) tvTerm { return tvTerm{vertical: w / ((h - 1) * wd * 3), horizontal: w / (h * (wd - 1) * 3)} },
+		content: func(s layerShape) float64 { return 1 / (s.n * s.m()) },
+		style:   func(s, _ layerShape) float64 { return 1 / (s.n * s.m() * s.n * s.m() * s.n * s.n) },
+		tv: func(w, h, wd float64) tvTerm {
+			return tvTerm{vertical: w / ((h - 1) * wd * 3), horizontal: w / (h * (wd - 1) * 3)}
+		},
 		styleLayerSum1: true,
 	},
 	// jcjohnson/neural-style (Lua): content MSE of features = sum/(NM);
