@@ -4,7 +4,9 @@
 package picture
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -13,34 +15,110 @@ import (
 	_ "image/gif" // registered decoders: the formats users hand us
 	_ "image/jpeg"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 
 	xdraw "golang.org/x/image/draw"
 )
 
+// MaxPixels is the largest picture (width x height) Load decodes. Load reads
+// the dimensions from the header first, so a small file claiming a huge
+// picture costs nothing. The default, 100 megapixels, suits a 24 GiB host:
+// the decoded picture takes at most 8 bytes a pixel (16-bit RGBA PNG), 0.8 GB,
+// and cropping and resizing it to the output size about as much again;
+// cameras make 12 to 50 megapixels, so no real photograph is refused.
+var MaxPixels = 100_000_000
+
+// exifPrefix is how much of a JPEG is searched for its EXIF orientation:
+// the EXIF segment comes first, before the image data, and is at most 64 KiB.
+const exifPrefix = 1 << 20
+
 // Load decodes a JPEG, PNG or GIF file; a JPEG's EXIF orientation is
-// applied, so the picture is upright as viewers show it.
+// applied, so the picture is upright as viewers show it. Every error is one
+// line naming the file: missing, a folder, empty, not a picture, truncated,
+// corrupt, or over MaxPixels.
 func Load(path string) (image.Image, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err // *PathError: "open PATH: no such file or directory"
+	}
+	defer f.Close()
+	info, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
-	img, format, err := image.Decode(bytes.NewReader(data))
+	switch {
+	case info.IsDir():
+		return nil, fmt.Errorf("%s: a folder, not a picture", path)
+	case info.Size() == 0:
+		return nil, fmt.Errorf("%s: empty file, not a picture", path)
+	}
+	img, err := decode(f, MaxPixels)
 	if err != nil {
-		if errors.Is(err, image.ErrFormat) {
-			return nil, fmt.Errorf("%s: not a JPEG, PNG or GIF picture", path)
-		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if b := img.Bounds(); b.Dx() < 1 || b.Dy() < 1 {
-		return nil, fmt.Errorf("%s: empty picture", path)
+	return img, nil
+}
+
+// decode checks r's dimensions against maxPixels before decoding it.
+func decode(r io.ReadSeeker, maxPixels int) (image.Image, error) {
+	cfg, format, err := image.DecodeConfig(bufio.NewReader(r))
+	if err != nil {
+		return nil, decodeError(format, err)
+	}
+	if cfg.Width < 1 || cfg.Height < 1 {
+		return nil, fmt.Errorf("empty %s picture (%dx%d pixels)", upper(format), cfg.Width, cfg.Height)
+	}
+	if px := int64(cfg.Width) * int64(cfg.Height); px > int64(maxPixels) {
+		return nil, fmt.Errorf("%s picture of %dx%d pixels (%s megapixels) is over the limit of %s megapixels",
+			upper(format), cfg.Width, cfg.Height, megapixels(px), megapixels(int64(maxPixels)))
+	}
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	img, _, err := image.Decode(bufio.NewReader(r))
+	if err != nil {
+		return nil, decodeError(format, err)
+	}
+	if b := img.Bounds(); b.Dx() != cfg.Width || b.Dy() != cfg.Height {
+		return nil, fmt.Errorf("corrupt %s picture: header says %dx%d pixels, data %dx%d", upper(format), cfg.Width, cfg.Height, b.Dx(), b.Dy())
 	}
 	if format == "jpeg" {
-		img = orient(img, exifOrientation(data))
+		head := make([]byte, exifPrefix)
+		if _, err := r.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
+		n, _ := io.ReadFull(r, head)
+		img = orient(img, exifOrientation(head[:n]))
 	}
 	return img, nil
+}
+
+// decodeError says in words what went wrong; format is "" when not yet known.
+func decodeError(format string, err error) error {
+	what := "picture"
+	if format != "" {
+		what = upper(format) + " picture"
+	}
+	switch {
+	case errors.Is(err, image.ErrFormat):
+		return errors.New("not a JPEG, PNG or GIF picture")
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return fmt.Errorf("truncated %s (the file ends early)", what)
+	default:
+		return fmt.Errorf("corrupt or truncated %s (%v)", what, strings.ReplaceAll(err.Error(), "\n", " "))
+	}
+}
+
+func upper(format string) string { return strings.ToUpper(format) }
+
+// megapixels prints 3600, 100 or 0.25.
+func megapixels(px int64) string {
+	return strconv.FormatFloat(float64(px)/1e6, 'f', -1, 64)
 }
 
 // Size fills in a zero width or height from the picture's own aspect, so a
@@ -130,21 +208,24 @@ func (t *Tensor) Image(mean [3]float32) *image.NRGBA {
 	return img
 }
 
-// SavePNG writes img atomically (temporary file, then rename) and records
-// text (key -> value) as PNG tEXt chunks, so a picture carries what made it.
+// SavePNG writes img atomically (temporary file, synced, then renamed) and
+// records text (key -> value) as PNG tEXt chunks, so a picture carries what
+// made it.
 func SavePNG(path string, img image.Image, text map[string]string) error {
-	var buf bytes.Buffer
-	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, img); err != nil {
-		return fmt.Errorf("encode %s: %w", path, err)
-	}
-	data := withText(buf.Bytes(), text)
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*.png")
 	if err != nil {
-		return err
+		return fmt.Errorf("write %s: %w", path, err)
 	}
-	_, werr := tmp.Write(data)
+	w := bufio.NewWriter(tmp)
+	werr := EncodePNG(w, img, text)
+	if werr == nil {
+		werr = w.Flush()
+	}
 	if werr == nil {
 		werr = tmp.Chmod(0o644) // CreateTemp makes 0600; pictures are for sharing
+	}
+	if werr == nil {
+		werr = tmp.Sync()
 	}
 	cerr := tmp.Close()
 	if werr == nil {
@@ -158,6 +239,17 @@ func SavePNG(path string, img image.Image, text map[string]string) error {
 		return fmt.Errorf("write %s: %w", path, werr)
 	}
 	return nil
+}
+
+// EncodePNG writes img as a PNG with text (key -> value) as tEXt chunks; a
+// run folder writes checkpoints with it (rundir.Folder.WriteWith).
+func EncodePNG(w io.Writer, img image.Image, text map[string]string) error {
+	var buf bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, img); err != nil {
+		return fmt.Errorf("encode PNG: %w", err)
+	}
+	_, err := w.Write(withText(buf.Bytes(), text))
+	return err
 }
 
 // withText inserts tEXt chunks right after IHDR (8-byte signature + 25-byte IHDR).
@@ -176,21 +268,14 @@ func withText(pngData []byte, text map[string]string) []byte {
 		body := append([]byte("tEXt"), k...)
 		body = append(body, 0)
 		body = append(body, latin1(text[k])...)
-		var n [4]byte
-		putUint32(n[:], uint32(len(body)-4))
-		chunks.Write(n[:])
+		chunks.Write(binary.BigEndian.AppendUint32(nil, uint32(len(body)-4)))
 		chunks.Write(body)
-		putUint32(n[:], crc32.ChecksumIEEE(body))
-		chunks.Write(n[:])
+		chunks.Write(binary.BigEndian.AppendUint32(nil, crc32.ChecksumIEEE(body)))
 	}
 	out := make([]byte, 0, len(pngData)+chunks.Len())
 	out = append(out, pngData[:afterIHDR]...)
 	out = append(out, chunks.Bytes()...)
 	return append(out, pngData[afterIHDR:]...)
-}
-
-func putUint32(b []byte, v uint32) {
-	b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
 }
 
 // latin1 keeps tEXt valid: PNG text chunks are Latin-1, so other runes become '?'.

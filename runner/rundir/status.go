@@ -1,0 +1,93 @@
+package rundir
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// RunState is where a run stands; status.json records it for every reader.
+type RunState string
+
+const (
+	Running     RunState = "running"     // a runner holds the folder (or died holding it: Status.Stale)
+	Interrupted RunState = "interrupted" // stopped on request; resumable from its last checkpoint
+	Failed      RunState = "failed"      // stopped on an error; Status.Error says which
+	Done        RunState = "done"        // finished: every output is final
+)
+
+// statusName is the status marker. Only a folder whose marker says done
+// holds a finished run; summaries, sweeps and viewers must check it.
+const statusName = "status.json"
+
+// Status is the content of status.json.
+type Status struct {
+	State     RunState  `json:"state"`
+	Iteration int       `json:"iteration"` // last checkpointed iteration (the final one once done)
+	ConfigID  string    `json:"config_id"` // hash of the resolved config that made this run
+	PID       int       `json:"pid"`       // the last runner that worked on it
+	Host      string    `json:"host"`
+	Created   time.Time `json:"created"` // when the run first started
+	Started   time.Time `json:"started"` // when its last runner started (or resumed) it
+	Updated   time.Time `json:"updated"`
+	Error     string    `json:"error,omitempty"` // why it failed
+
+	// Stale is set by ReadStatus when the state says running but no
+	// process holds the folder's lock: its runner died (kill -9, crash,
+	// power loss) and the run is resumable.
+	Stale bool `json:"-"`
+}
+
+// ErrNoStatus is matched by ReadStatus's error when a folder has no status
+// marker (not a run folder, or one written before markers existed).
+var ErrNoStatus = errors.New("no status marker")
+
+// ReadStatus reads dir's status marker and checks, for a running run,
+// whether its runner is still alive.
+func ReadStatus(dir string) (Status, error) {
+	st, err := readStatus(dir)
+	if err == nil && st.State == Running {
+		st.Stale = lockFree(dir)
+	}
+	return st, err
+}
+
+// readStatus reads the marker without probing the lock (Open holds it).
+func readStatus(dir string) (Status, error) {
+	var st Status
+	data, err := os.ReadFile(filepath.Join(dir, statusName))
+	if errors.Is(err, os.ErrNotExist) {
+		return st, fmt.Errorf("%s: %w (%s missing)", dir, ErrNoStatus, statusName)
+	}
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		return st, fmt.Errorf("%s: unreadable: %v", filepath.Join(dir, statusName), err)
+	}
+	switch st.State {
+	case Running, Interrupted, Failed, Done:
+	default:
+		return st, fmt.Errorf("%s: unknown state %q", filepath.Join(dir, statusName), st.State)
+	}
+	return st, nil
+}
+
+func writeStatus(dir string, st Status) error {
+	js, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicWrite(filepath.Join(dir, statusName), func(w io.Writer) error {
+		_, err := w.Write(append(js, '\n'))
+		return err
+	}, nil)
+}
+
+func (st Status) resumable() bool {
+	return st.State == Interrupted || st.State == Failed || (st.State == Running && st.Stale)
+}
