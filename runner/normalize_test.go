@@ -2,12 +2,9 @@ package runner
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"io"
 	"math"
 	"os/exec"
-	"strings"
 	"testing"
 
 	"github.com/styletransfer/gostyle/graphs"
@@ -24,11 +21,6 @@ func TestNormalizationsMatchNumPy(t *testing.T) {
 	for _, norm := range []string{"notebook", "paper", "neural-style", "jcjohnson", "keras"} {
 		t.Run(norm, func(t *testing.T) {
 			tv := "0.01"
-			if !gridTV {
-				if norm == "jcjohnson" || norm == "keras" {
-					tv = "0"
-				}
-			}
 			cfg := tinyConfig(t, t.TempDir(), "width=40", "height=32", "normalization="+norm, "style="+styles,
 				"style_blend_weights=[1, 3]", "content_layers={conv4_2: 2}", "content_weight_blend=0.7",
 				"style_layers={conv1_1: 1, conv2_1: 0.5, conv3_1: 2}", "style_layer_weight_exp=1.5",
@@ -75,10 +67,7 @@ func TestNormalizationsMatchNumPy(t *testing.T) {
 					copy(img[i][j][:], x[(i*w+j)*3:])
 				}
 			}
-			tvw := 0.0
-			if tv != "0" {
-				tvw = 0.01
-			}
+			tvw := 0.01
 			in, err := json.Marshal(map[string]any{
 				"normalization": norm, "layers": m.Meta.Layers, "x": img, "act": acts,
 				"content_layers": map[string]float64{"conv4_2": 2}, "content_weight_blend": 0.7,
@@ -113,16 +102,5 @@ func TestNormalizationsMatchNumPy(t *testing.T) {
 			}
 			t.Logf("%s: content %g style %g tv %g", norm, l.Content, l.Style, l.TV)
 		})
-	}
-}
-
-// Without the graph's TV grid term, a grid TV form is refused by name.
-func TestGridTVNeedsTheGridTerm(t *testing.T) {
-	if gridTV {
-		t.Skip("this graphs package has the TV grid term")
-	}
-	_, err := Run(context.Background(), tinyConfig(t, t.TempDir(), "width=16", "height=12", "normalization=keras", "tv_weight=1"), loadTiny(t), io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "key normalization") {
-		t.Errorf("err = %v", err)
 	}
 }
