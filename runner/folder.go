@@ -1,83 +1,93 @@
 package runner
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
+	"image"
+	"io"
 
 	"github.com/styletransfer/gostyle/runner/config"
-
 	"github.com/styletransfer/gostyle/runner/picture"
+	"github.com/styletransfer/gostyle/runner/rundir"
 )
 
-// folder is a run folder being written: <dir>.partial until finish renames
-// it, so a folder without the suffix is always complete.
+// folder is the run folder, on rundir: locked, with a status marker, files
+// replaced atomically, whole-row CSV logs and checkpoint state for resume.
 type folder struct {
-	dir, partial string
-	caption      map[string]string
-	mean         [3]float32
+	*rundir.Folder
+	caption map[string]string
+	mean    [3]float32
 }
 
-// openFolder creates the partial folder and writes the record of the run:
-// the resolved config and the model's metadata.
-func openFolder(ex *experiment) (*folder, error) {
-	f := &folder{dir: ex.dir, partial: ex.dir + ".partial", mean: ex.mean,
+// openFolder opens (or resumes) the run folder and writes the record of the
+// run: the resolved config and the model's metadata.
+func openFolder(ex *experiment, log io.Writer) (*folder, error) {
+	resolved, id, err := resolvedConfig(ex)
+	if err != nil {
+		return nil, err
+	}
+	rf, err := rundir.Open(ex.dir, rundir.Options{ConfigID: id, Overwrite: ex.cfg.Overwrite})
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range rf.Notes() {
+		fmt.Fprintf(log, "note: %s\n", n)
+	}
+	f := &folder{Folder: rf, mean: ex.mean,
 		caption: map[string]string{"Software": "gostyle runner", "Comment": ex.model.Meta.Describe()}}
-	if err := os.RemoveAll(f.partial); err != nil {
-		return nil, fmt.Errorf("run folder: %w", err)
-	}
-	if err := os.MkdirAll(f.partial, 0o755); err != nil {
-		return nil, fmt.Errorf("run folder: %w", err)
-	}
-	if err := f.writeRecord(ex); err != nil {
-		f.discard()
+	if err := f.writeRecord(ex, resolved); err != nil {
+		f.Fail(err)
+		f.Close()
 		return nil, err
 	}
 	return f, nil
 }
 
-func (f *folder) path(name string) string { return filepath.Join(f.partial, name) }
-
-// save writes a picture (mean added back, clipped) as a PNG.
-func (f *folder) save(name string, t *picture.Tensor) error {
-	return picture.SavePNG(f.path(name), t.Image(f.mean), f.caption)
-}
-
-// writeRecord saves the resolved config and the model's metadata.
-func (f *folder) writeRecord(ex *experiment) error {
+// resolvedConfig is the config as it runs and its id: a hash of what
+// decides the results (not overwrite or log_every).
+func resolvedConfig(ex *experiment) (map[string]any, string, error) {
 	resolved := ex.cfg.Resolved()
 	last := ex.scales[len(ex.scales)-1]
 	resolved["width"], resolved["height"] = last.width, last.height
 	resolved["max_size"] = 0 // width and height say it now
+	idKeys := make(map[string]any, len(resolved))
+	for k, v := range resolved {
+		if k != "overwrite" && k != "log_every" {
+			idKeys[k] = v
+		}
+	}
+	y, err := config.YAML(idKeys)
+	if err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256(y)
+	return resolved, hex.EncodeToString(sum[:8]), nil
+}
+
+// save writes a picture (mean added back, clipped) as a PNG, atomically.
+func (f *folder) save(name string, t *picture.Tensor) error {
+	return f.savePicture(name, t.Image(f.mean))
+}
+
+func (f *folder) savePicture(name string, img image.Image) error {
+	return f.WriteWith(name, func(w io.Writer) error { return picture.EncodePNG(w, img, f.caption) })
+}
+
+// writeRecord saves the resolved config and the model's metadata.
+func (f *folder) writeRecord(ex *experiment, resolved map[string]any) error {
 	y, err := config.YAML(resolved)
 	if err != nil {
 		return err
 	}
 	header := fmt.Sprintf("# resolved config of this run\n# model: %s\n", ex.model.Meta.Describe())
-	if err := os.WriteFile(f.path("config.yaml"), append([]byte(header), y...), 0o644); err != nil {
+	if err := f.WriteFile("config.yaml", append([]byte(header), y...)); err != nil {
 		return fmt.Errorf("write config.yaml: %w", err)
 	}
 	js, err := json.MarshalIndent(ex.model.Meta, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(f.path("model.json"), append(js, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write model.json: %w", err)
-	}
-	return nil
+	return f.WriteFile("model.json", append(js, '\n'))
 }
-
-// finish replaces any previous run folder of that name with this one.
-func (f *folder) finish() error {
-	if err := os.RemoveAll(f.dir); err != nil {
-		return fmt.Errorf("replace %s: %w", f.dir, err)
-	}
-	if err := os.Rename(f.partial, f.dir); err != nil {
-		return fmt.Errorf("finish run folder: %w", err)
-	}
-	return nil
-}
-
-// discard removes a run folder that failed.
-func (f *folder) discard() { os.RemoveAll(f.partial) }

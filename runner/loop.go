@@ -15,6 +15,7 @@ import (
 	"github.com/styletransfer/gostyle/runner/config"
 	"github.com/styletransfer/gostyle/runner/optim"
 	"github.com/styletransfer/gostyle/runner/picture"
+	"github.com/styletransfer/gostyle/runner/rundir"
 )
 
 // run is the state of a run across its scales.
@@ -32,6 +33,8 @@ type run struct {
 	first   float64         // seconds the first evaluation took
 	x       *picture.Tensor // the picture being optimised
 	content *picture.Tensor // this scale's content (preserve_colors)
+	resumed *rundir.State   // the checkpoint to resume the first scale from
+	offset  float64         // seconds spent before a resume
 }
 
 func newRun(ex *experiment, f *folder, log io.Writer) (*run, error) {
@@ -75,13 +78,19 @@ func (r *run) scale(ctx context.Context, i int) error {
 	sz := ex.scales[i]
 	content, styles := ex.pictures(sz)
 	var x []float32
-	if i == 0 {
+	switch {
+	case r.resumed != nil:
+		if r.resumed.Width != sz.width || r.resumed.Height != sz.height {
+			return fmt.Errorf("resume: checkpoint picture is %dx%d, scale %d is %dx%d", r.resumed.Width, r.resumed.Height, i+1, sz.width, sz.height)
+		}
+		x = r.resumed.Image
+	case i == 0:
 		x = ex.startImage(content)
-	} else {
+	default:
 		x = ex.upsample(r.x, sz.width, sz.height)
 	}
 	r.x, r.content = &picture.Tensor{Width: sz.width, Height: sz.height, Data: x}, content
-	if i == 0 {
+	if i == 0 && r.resumed == nil {
 		if err := r.f.save("initial.png", r.x); err != nil {
 			return err
 		}
@@ -102,7 +111,15 @@ func (r *run) scale(ctx context.Context, i int) error {
 	if len(ex.scales) > 1 {
 		fmt.Fprintf(r.log, "scale %d/%d: %dx%d\n", i+1, len(ex.scales), sz.width, sz.height)
 	}
-	if err := r.optimise(ctx, ex.model.NewEvaluator(sz.width, sz.height), t, newOptimizer(cfg, len(x)), r.it+cfg.Iterations); err != nil {
+	opt := newOptimizer(cfg, len(x))
+	if r.resumed != nil {
+		st := r.resumed.Optimizer
+		if err := opt.Restore(optim.State{Name: st.Name, Vectors: st.Vectors, Scalars: st.Scalars}); err != nil {
+			return fmt.Errorf("resume: %w", err)
+		}
+		r.resumed = nil
+	}
+	if err := r.optimise(ctx, ex.model.NewEvaluator(sz.width, sz.height), t, opt, (i+1)*cfg.Iterations, i); err != nil {
 		return err
 	}
 	if len(ex.scales) > 1 {
@@ -121,12 +138,12 @@ func newOptimizer(cfg config.Config, n int) optim.Optimizer {
 // optimise is the loop, as the paper reads: evaluate, check, record, step,
 // checkpoint, until iteration end (or the context ends). The picture left
 // in x is the optimizer's accepted point, evaluated in the last row.
-func (r *run) optimise(ctx context.Context, eval *graphs.Evaluator, t *scaleTargets, opt optim.Optimizer, end int) error {
+func (r *run) optimise(ctx context.Context, eval *graphs.Evaluator, t *scaleTargets, opt optim.Optimizer, end, scale int) error {
 	x := r.x.Data
 	grad := make([]float32, len(x))
 	settled, stalled := false, false
-	if r.evals == 0 {
-		r.start = time.Now()
+	if r.evals == 0 || r.start.IsZero() {
+		r.start = time.Now().Add(-time.Duration(r.offset * float64(time.Second)))
 	}
 	for {
 		if err := eval.Evaluate(x, grad, &r.losses); err != nil {
@@ -148,6 +165,7 @@ func (r *run) optimise(ctx context.Context, eval *graphs.Evaluator, t *scaleTarg
 			if r.it < end && ctx.Err() != nil {
 				r.res.Interrupted = true
 				fmt.Fprintf(r.log, "interrupted after %d iterations: saving where it got to\n", r.it)
+				return r.checkpoint(x, opt, scale, r.evals-1) // resumes here, redoing this row
 			}
 			return nil
 		}
@@ -171,8 +189,49 @@ func (r *run) optimise(ctx context.Context, eval *graphs.Evaluator, t *scaleTarg
 			if err := r.save(fmt.Sprintf("styled_%04d.png", r.it), opt.Current(x)); err != nil {
 				return err
 			}
+			if err := r.checkpoint(opt.Current(x), opt, scale, r.evals); err != nil {
+				return err
+			}
 		}
 	}
+}
+
+// checkpoint saves the state to resume from: the picture at iteration r.it
+// (not yet evaluated), the optimizer's state and the counters (evals: the
+// evaluations before that picture's). The logs are
+// synced first so the state never runs ahead of them.
+func (r *run) checkpoint(x []float32, opt optim.Optimizer, scale, evals int) error {
+	if err := r.rec.sync(); err != nil {
+		return err
+	}
+	st := opt.State()
+	return r.f.SaveState(rundir.State{Iteration: r.it, Width: r.x.Width, Height: r.x.Height, Image: x,
+		Optimizer: rundir.Optimizer{Name: st.Name, Vectors: st.Vectors, Scalars: st.Scalars},
+		Extra: map[string]float64{"scale": float64(scale), "evaluations": float64(evals), "seconds": time.Since(r.start).Seconds(),
+			"initial_total": float64(r.res.Initial.Total)}})
+}
+
+// resume reads the checkpoint of an unfinished run of the same config, drops
+// the log rows after it and returns the scale to start from.
+func (r *run) resume() (int, error) {
+	if !r.f.Resumable() {
+		return 0, nil
+	}
+	st, err := r.f.LoadState()
+	if errors.Is(err, rundir.ErrNoState) {
+		return 0, r.rec.truncateAfter(-1) // no checkpoint: start over
+	}
+	if err != nil {
+		return 0, fmt.Errorf("resume: %w", err)
+	}
+	if err := r.rec.truncateAfter(st.Iteration - 1); err != nil {
+		return 0, err
+	}
+	r.resumed, r.it = &st, st.Iteration
+	r.evals, r.offset = int(st.Extra["evaluations"]), st.Extra["seconds"]
+	r.res.Initial.Total = float32(st.Extra["initial_total"])
+	fmt.Fprintf(r.log, "resuming %s from iteration %d\n", r.ex.dir, st.Iteration)
+	return int(st.Extra["scale"]), nil
 }
 
 // record writes the evaluation's rows, keeps the result and logs.
@@ -209,7 +268,7 @@ func (r *run) save(name string, data []float32) error {
 		return r.f.save(name, t)
 	}
 	img := picture.PreserveColors(t.Image(r.ex.mean), r.content.Image(r.ex.mean))
-	return picture.SavePNG(r.f.path(name), img, r.f.caption)
+	return r.f.savePicture(name, img)
 }
 
 // saveInputs writes the content and style pictures as the network saw them.
@@ -237,11 +296,16 @@ func (r *run) finish() (*Result, error) {
 	if err := r.rec.close(); err != nil {
 		return nil, err
 	}
-	if err := r.f.finish(); err != nil {
+	r.f.SetIteration(r.it)
+	if r.res.Interrupted {
+		if err := r.f.Interrupt(r.it); err != nil {
+			return nil, err
+		}
+	} else if err := r.f.Finish(); err != nil {
 		return nil, err
 	}
 	r.res.Last = cloneLosses(r.losses)
-	r.res.Final = filepath.Join(r.f.dir, "final.png")
+	r.res.Final = filepath.Join(r.f.Dir(), "final.png")
 	return &r.res, nil
 }
 

@@ -1,74 +1,18 @@
 package runner
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
 
 	"github.com/styletransfer/gostyle/graphs"
+	"github.com/styletransfer/gostyle/runner/rundir"
 )
-
-// csvFile appends rows without allocating: it is written every iteration.
-type csvFile struct {
-	path string
-	f    *os.File
-	w    *bufio.Writer
-	buf  []byte
-}
-
-func createCSV(path, header string) (*csvFile, error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("metrics: %w", err)
-	}
-	c := &csvFile{path: path, f: f, w: bufio.NewWriter(f), buf: make([]byte, 0, 256)}
-	_, err = c.w.WriteString(header + "\n")
-	return c, err
-}
-
-// begin starts a row with the iteration number.
-func (c *csvFile) begin(it int) { c.buf = strconv.AppendInt(c.buf[:0], int64(it), 10) }
-
-// float32 adds a value with the shortest text that reads back exactly.
-func (c *csvFile) float32(v float32) {
-	c.buf = strconv.AppendFloat(append(c.buf, ','), float64(v), 'g', -1, 32)
-}
-
-func (c *csvFile) seconds(v float64) {
-	c.buf = strconv.AppendFloat(append(c.buf, ','), v, 'f', 4, 64)
-}
-
-func (c *csvFile) int(v int) {
-	c.buf = strconv.AppendInt(append(c.buf, ','), int64(v), 10)
-}
-
-func (c *csvFile) end() error {
-	_, err := c.w.Write(append(c.buf, '\n'))
-	return err
-}
-
-func (c *csvFile) close() error {
-	if c.f == nil {
-		return nil
-	}
-	err := c.w.Flush()
-	if cerr := c.f.Close(); err == nil {
-		err = cerr
-	}
-	c.f = nil
-	if err != nil {
-		return fmt.Errorf("write %s: %w", c.path, err)
-	}
-	return nil
-}
 
 // recorder writes one row per loss evaluation: metrics.csv (iteration,
 // losses, seconds, evaluations) and layers.csv (each used layer's weighted
 // term, columns decided once from the layer plan).
 type recorder struct {
-	metrics, layers *csvFile
+	metrics, layers *rundir.CSV
 	columns         []layerTerm
 	coef            []float32 // the current scale's coefficient per column
 }
@@ -100,11 +44,11 @@ func newRecorder(f *folder, p layerPlan, layerNames []string) (*recorder, error)
 	}
 	r.coef = make([]float32, len(r.columns))
 	var err error
-	if r.metrics, err = createCSV(f.path("metrics.csv"), metricsHeader); err != nil {
+	if r.metrics, err = f.AppendCSV("metrics.csv", metricsHeader); err != nil {
 		return nil, err
 	}
-	if r.layers, err = createCSV(f.path("layers.csv"), header); err != nil {
-		r.metrics.close()
+	if r.layers, err = f.AppendCSV("layers.csv", header); err != nil {
+		r.metrics.Close()
 		return nil, err
 	}
 	return r, nil
@@ -123,24 +67,32 @@ func (r *recorder) useTargets(t *scaleTargets) {
 
 // record writes one evaluation's rows; it allocates nothing.
 func (r *recorder) record(it, evals int, l *graphs.Losses, seconds float64) error {
-	r.metrics.begin(it)
+	r.metrics.Begin(it)
 	for _, v := range [4]float32{l.Total, l.Content, l.Style, l.TV} {
-		r.metrics.float32(v)
+		r.metrics.Float32(v)
 	}
-	r.metrics.seconds(seconds)
-	r.metrics.int(evals)
-	r.layers.begin(it)
+	r.metrics.Seconds(seconds)
+	r.metrics.Int(evals)
+	r.layers.Begin(it)
 	for i, c := range r.columns {
 		raw := l.ContentLayers[c.index]
 		if c.style {
 			raw = l.StyleLayers[c.index]
 		}
-		r.layers.float32(r.coef[i] * raw)
+		r.layers.Float32(r.coef[i] * raw)
 	}
-	if err := errors.Join(r.metrics.end(), r.layers.end()); err != nil {
+	if err := errors.Join(r.metrics.End(), r.layers.End()); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	return nil
 }
 
-func (r *recorder) close() error { return errors.Join(r.metrics.close(), r.layers.close()) }
+// sync makes the rows durable (before a checkpoint's state is saved).
+func (r *recorder) sync() error { return errors.Join(r.metrics.Sync(), r.layers.Sync()) }
+
+// truncateAfter drops the rows after iteration it (resuming a checkpoint).
+func (r *recorder) truncateAfter(it int) error {
+	return errors.Join(r.metrics.TruncateAfter(it), r.layers.TruncateAfter(it))
+}
+
+func (r *recorder) close() error { return errors.Join(r.metrics.Close(), r.layers.Close()) }

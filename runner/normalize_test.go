@@ -71,8 +71,8 @@ func TestNormalizationsMatchNumPy(t *testing.T) {
 			in, err := json.Marshal(map[string]any{
 				"normalization": norm, "layers": m.Meta.Layers, "x": img, "act": acts,
 				"content_layers": map[string]float64{"conv4_2": 2}, "content_weight_blend": 0.7,
-				"content_blend_layers": []string{"conv4_2", "conv5_2"},
-				"style_layers":         map[string]float64{"conv1_1": 1, "conv2_1": 0.5, "conv3_1": 2},
+				"content_blend_layers":   []string{"conv4_2", "conv5_2"},
+				"style_layers":           map[string]float64{"conv1_1": 1, "conv2_1": 0.5, "conv3_1": 2},
 				"style_layer_weight_exp": 1.5, "blend": []float64{1, 3},
 				"content_weight": 3, "style_weight": 50, "tv_weight": tvw,
 			})

@@ -33,21 +33,25 @@ type Result struct {
 }
 
 // Run executes cfg on model. Bad input is reported before the run folder is
-// created; the folder is written as <name>.partial and renamed when done, so
-// a run folder without that suffix is always complete. A sweep calls Run
+// created. The folder (runner/rundir) is locked while the run writes it, its
+// status.json says done only once every output is final, and an unfinished
+// run of the same config resumes from its last checkpoint. A sweep calls Run
 // once per point with one shared model.
 func Run(ctx context.Context, cfg config.Config, model *graphs.Model, log io.Writer) (res *Result, err error) {
 	ex, err := prepare(cfg, model)
 	if err != nil {
 		return nil, err
 	}
-	f, err := openFolder(ex)
+	f, err := openFolder(ex, log)
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
 		if err != nil {
-			f.discard()
+			f.Fail(err)
+		}
+		if cerr := f.Close(); err == nil && cerr != nil {
+			res, err = nil, cerr
 		}
 	}()
 	r, err := newRun(ex, f, log)
@@ -55,12 +59,13 @@ func Run(ctx context.Context, cfg config.Config, model *graphs.Model, log io.Wri
 		return nil, err
 	}
 	defer r.rec.close()
-	for i := range ex.scales {
+	first, err := r.resume()
+	if err != nil {
+		return nil, err
+	}
+	for i := first; i < len(ex.scales) && !r.res.Interrupted; i++ {
 		if err := r.scale(ctx, i); err != nil {
 			return nil, err
-		}
-		if r.res.Interrupted {
-			break
 		}
 	}
 	return r.finish()

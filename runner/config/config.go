@@ -28,6 +28,7 @@ type Config struct {
 	StyleScale          float64
 	Output              string
 	Name                string
+	Overwrite           bool
 	Iterations          int
 	CheckpointEvery     int
 	Width, Height       int

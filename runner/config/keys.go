@@ -67,6 +67,8 @@ var keys = []key{
 		}
 		return ""
 	}, `run folder name; empty: "<content>_<style>"`, false},
+	{"overwrite", func(c *Config) any { return &c.Overwrite }, false, nil,
+		"replace a finished run (or another config's) in the run folder; the old one stays until the new one finishes", false},
 	{"iterations", func(c *Config) any { return &c.Iterations }, 500, atLeast(func(c *Config) int { return c.Iterations }, 1, "at least 1"),
 		"optimizer iterations (per scale when scales is set)", false},
 	{"checkpoint_every", func(c *Config) any { return &c.CheckpointEvery }, 25, atLeast(func(c *Config) int { return c.CheckpointEvery }, 0, "0 (none) or more"),

@@ -2,6 +2,7 @@ package optim
 
 import (
 	"errors"
+	"fmt"
 
 	"gonum.org/v1/gonum/optimize"
 )
@@ -108,4 +109,16 @@ func (l *LBFGS) Settle(x []float32) bool {
 		}
 	}
 	return moved
+}
+
+// State is empty: gonum keeps the curvature pairs to itself, so a resumed
+// L-BFGS run restarts from its checkpoint picture with a fresh memory.
+func (l *LBFGS) State() State { return State{Name: "lbfgs"} }
+
+// Restore accepts an L-BFGS checkpoint (see State).
+func (l *LBFGS) Restore(s State) error {
+	if s.Name != "lbfgs" {
+		return fmt.Errorf("restore lbfgs: checkpoint holds %q state", s.Name)
+	}
+	return nil
 }

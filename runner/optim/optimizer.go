@@ -1,6 +1,9 @@
 package optim
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Optimizer is what the run loop drives, one loss-and-gradient evaluation at
 // a time, so Adam and L-BFGS share the evaluate-record-checkpoint path.
@@ -14,6 +17,9 @@ type Optimizer interface {
 	// Settle moves x to Current and reports whether x changed (then the
 	// caller evaluates it once more, so the last figures are the picture's).
 	Settle(x []float32) bool
+	// State and Restore carry the optimizer across a checkpoint.
+	State() State
+	Restore(State) error
 }
 
 // ErrStalled says the optimizer can make no more progress from its accepted
@@ -34,3 +40,27 @@ func (AdamLoop) Current(x []float32) []float32 { return x }
 
 // Settle has nothing to do for Adam.
 func (AdamLoop) Settle([]float32) bool { return false }
+
+// State is an optimizer's state for a checkpoint: named vectors and scalars.
+type State struct {
+	Name    string
+	Vectors map[string][]float32
+	Scalars map[string]float64
+}
+
+// State returns Adam's moments and step, bit for bit (the slices are Adam's own).
+func (a AdamLoop) State() State {
+	return State{Name: "adam", Vectors: map[string][]float32{"m": a.m, "v": a.v}, Scalars: map[string]float64{"t": float64(a.t)}}
+}
+
+// Restore sets Adam's moments and step from a checkpoint.
+func (a AdamLoop) Restore(s State) error {
+	m, v := s.Vectors["m"], s.Vectors["v"]
+	if s.Name != "adam" || len(m) != len(a.m) || len(v) != len(a.v) {
+		return fmt.Errorf("restore adam: checkpoint holds %q state with %d and %d values, want %d", s.Name, len(m), len(v), len(a.m))
+	}
+	copy(a.m, m)
+	copy(a.v, v)
+	a.t = int(s.Scalars["t"])
+	return nil
+}
