@@ -3,10 +3,12 @@
 // drives the optimizer over the model's loss-and-gradient signature, and
 // writes the run folder (resolved config, metrics, checkpoints, final picture).
 //
-// Files: prepare.go (pictures, sizes, layers), normalize.go (the named loss
-// normalisations), targets.go (target features and coefficients), start.go
-// (start image), folder.go (the run folder), metrics.go (metrics and layer
-// columns), loop.go (evaluate, check, record, step, checkpoint).
+// Files: prepare.go (pictures, sizes, layers decided once), normalize.go
+// (the named loss normalisations), targets.go (target features, blended
+// Grams and coefficients, per scale), tv.go (TV coefficients), start.go
+// (start image, upsampling between scales), folder.go (the run folder, on
+// runner/rundir), metrics.go (metrics and layer columns), loop.go (per scale:
+// evaluate, check, record, step, checkpoint; resume; finish).
 package runner
 
 import (
