@@ -151,18 +151,25 @@ class StyleGraph(tf.Module):
         return {"ok": tf.constant(1, tf.int32)}
 
     def _terms(self, act, i):
-        """Layer i's raw content and style sums and the gradient of its weighted terms.
+        """Layer i's raw content and style sums (0 where its coefficient is 0) and the
+        gradient of its weighted terms.
 
         Each gradient is written out (d/da sum((a - t)^2) = 2 (a - t); d/dF sum((F^T F - A)^2)
-        = 2 F (D + D^T) with D = F^T F - A): one matmul where autodiff takes two.
+        = 2 F (D + D^T) with D = F^T F - A): one matmul where autodiff takes two. A layer
+        with style coefficient 0 costs no matmul without a conditional: its Gram is taken
+        over the first k = 0 of its N channels (k = N otherwise; a full-range slice and a
+        zero pad pass their tensor through).
         """
+        cw, sw = self.content_weights[i], self.style_weights[i]
         diff = act - self.content_targets[i]
-        f = tf.reshape(act, [-1, tf.shape(act)[-1]])
-        d = tf.matmul(f, f, transpose_a=True) - self.gram_targets[i]
-        craw = tf.reduce_sum(tf.square(diff))
+        craw = tf.where(cw != 0, tf.reduce_sum(tf.square(diff)), 0.0)
+        n = tf.shape(act)[-1]
+        k = tf.where(sw != 0, n, 0)
+        f = tf.reshape(act, [-1, n])[:, :k]
+        d = tf.matmul(f, f, transpose_a=True) - self.gram_targets[i][:k, :k]
         sraw = tf.reduce_sum(tf.square(d))
-        df = tf.matmul(f, (2.0 * self.style_weights[i]) * (d + tf.transpose(d)))
-        return craw, sraw, (2.0 * self.content_weights[i]) * diff + tf.reshape(df, tf.shape(act))
+        df = tf.pad(tf.matmul(f, (2.0 * sw) * (d + tf.transpose(d))), [[0, 0], [0, n - k]])
+        return craw, sraw, (2.0 * cw) * diff + tf.reshape(df, tf.shape(act))
 
     def _tv(self, image):
         """The weighted total-variation loss."""
@@ -172,8 +179,7 @@ class StyleGraph(tf.Module):
 
     def _loss(self, image, depth):
         """Weighted raw content, style and total-variation sums, per-layer raw sums (0 for
-        layers past depth; computed, whatever their coefficient, up to it), and
-        d(total)/d(image).
+        layers past depth and for coefficients 0), and d(total)/d(image).
 
         The tape records only the network and the TV terms; each layer's loss gradient
         comes from _terms and enters the tape as that layer's output gradient.

@@ -9,6 +9,7 @@ kernels laid out as TensorFlow's [height, width, in, out], and taking RGB input;
 
 import collections
 import math
+import re
 
 import numpy as np
 
@@ -81,6 +82,16 @@ def width_divisor_of(weights, source, arch=VGG19):
     raise WeightsError(f"{source}: channels {found} are not {arch.name}'s divided by a whole number")
 
 
+def _refuse_other_arch(path, arch, blocks_convs):
+    """A VGG19 file holds every VGG16 layer name and chains as one: refuse conv layers
+    the arch does not have rather than silently drop them."""
+    extra = sorted(f"conv{bc}" for bc in blocks_convs if f"conv{bc}" not in arch.layers)
+    if extra:
+        others = [a.name for a in ARCHS.values() if set(extra) <= set(a.layers)]
+        hint = f" (a {others[0]} file? pass --arch {others[0]})" if others else ""
+        raise WeightsError(f"{path}: has layers {', '.join(extra)} that {arch.name} lacks{hint}")
+
+
 def _bgr_to_rgb(weights):
     """Caffe-trained Keras weights expect BGR: flip conv1_1's input channels to take RGB."""
     kernel, bias = weights[0]
@@ -107,6 +118,8 @@ def load_keras_h5(path, arch=VGG19):
         raise WeightsError(f"{path}: not a readable HDF5 file ({e})") from None
     weights = []
     with f:
+        _refuse_other_arch(path, arch, (n[len("block"):].replace("_conv", "_") for n in f.keys()
+                                        if n.startswith("block") and "_conv" in n))
         for layer in arch.layers:
             group_name = _keras_name(layer)
             group = f.get(group_name)
@@ -177,8 +190,9 @@ def load_matconvnet(path, arch=VGG19, kernels="transposed"):
         if struct.size != 1 or "name" not in fields:
             continue
         name = str(np.asarray(struct[0]["name"]).ravel()[0])
-        if name in arch.layers and "weights" in fields:
+        if re.fullmatch(r"conv\d_\d", name) and "weights" in fields:
             found[name] = np.asarray(struct[0]["weights"]).ravel()
+    _refuse_other_arch(path, arch, (name[len("conv"):] for name in found))
     weights = []
     for layer in arch.layers:
         pair = found.get(layer)

@@ -56,3 +56,17 @@ def test_features_per_depth(tiny, tiny_weights, deepest):
                         for suffix in ("", "_gram", "_hw")}
     ref = reference.forward(image, tiny_weights)[depth - 1]
     np.testing.assert_allclose(out[deepest].numpy(), ref, rtol=0, atol=1e-4 * np.abs(ref).max())
+
+
+def test_vgg16_features_match_numpy(export_model):
+    from export import vgg
+
+    model = tf.saved_model.load(str(export_model("--seed", "2", "--width-divisor", "16", "--arch", "vgg16",
+                                                 "--pooling", "max")))
+    weights = vgg.random_weights(2, 16, vgg.VGG16)
+    image = random_image(np.random.default_rng(5), 19, 12)
+    out = model.signatures["features_conv5_3"](image=tf.constant(image))
+    want = reference.forward(image, weights, "max", layers=reference.VGG16_LAYERS)
+    for layer, ref in zip(reference.VGG16_LAYERS, want):
+        np.testing.assert_allclose(out[layer].numpy(), ref, rtol=0, atol=1e-4 * np.abs(ref).max(),
+                                   err_msg=layer)

@@ -64,8 +64,8 @@ def test_every_layer_has_a_loss_signature(tiny):
 
 @pytest.mark.parametrize("deepest", ["conv5_4", "conv5_1", "conv3_1", "conv1_1"])
 def test_losses_match_numpy(tiny, tiny_weights, deepest):
-    """loss_<L> is the loss of the network cut after L: layers past L count 0; every layer up
-    to L is computed (raw sums reported) whatever its coefficient."""
+    """loss_<L> is the loss of the network cut after L: layers past L count 0, and so do
+    terms with coefficient 0 (not computed)."""
     image = random_image(np.random.default_rng(3), 24, 20)
     targets, coefficients = make_problem(4, image, tiny_weights)
     set_targets(tiny, targets, coefficients)
@@ -76,7 +76,7 @@ def test_losses_match_numpy(tiny, tiny_weights, deepest):
     craw, sraw, tv = reference.raw_losses(image, acts, *targets, KERAS_POWER)
     cw, sw, tw = (c.astype(np.float64) for c in coefficients[:3])
     kept = np.arange(16) < depth
-    craw, sraw = np.where(kept, craw, 0.0), np.where(kept, sraw, 0.0)
+    craw, sraw = np.where(kept & (cw != 0), craw, 0.0), np.where(kept & (sw != 0), sraw, 0.0)
     want = {"content_layers": craw, "style_layers": sraw,
             "content": cw @ craw, "style": sw @ sraw, "tv": tw @ tv}
     want["total"] = want["content"] + want["style"] + want["tv"]
