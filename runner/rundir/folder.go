@@ -52,7 +52,8 @@ var ErrOtherRun = errors.New("run folder holds another run")
 // what is there is the old run, to be removed, not a replacement to install.
 const replacedMarker = ".replaced"
 
-// Folder is an open, locked run folder.
+// Folder is an open, locked run folder. Keep it until Close: the lock
+// lives as long as the Folder's files stay open.
 type Folder struct {
 	dir       string // the run folder's name, as given to Open
 	path      string // where files are written: dir, or dir+".new" while replacing
@@ -85,7 +86,10 @@ func Open(dir string, opts Options) (*Folder, error) {
 	}
 	dir = filepath.Clean(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, writeError(dir, err)
+		if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+			return nil, writeError(dir, err)
+		}
+		return nil, fmt.Errorf("create run folder: %w", err) // names the path
 	}
 	f := &Folder{dir: dir, path: dir, configID: opts.ConfigID}
 	now := time.Now()
