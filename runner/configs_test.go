@@ -46,7 +46,7 @@ func TestEveryExperimentConfigRuns(t *testing.T) {
 			}
 			tiny := tinyFor(cfg)
 			if _, err := os.Stat(tiny); err != nil {
-				t.Skipf("%s needs %s, which this checkout lacks", file, tiny)
+				t.Fatalf("%s needs the tiny model %s: %v", file, tiny, err)
 			}
 			cfg, err = config.Load(src, []string{"model=" + tiny, "output=" + t.TempDir(), "width=24", "height=18",
 				"max_size=0", "iterations=2", "checkpoint_every=1", "max_evaluations=3", "log_every=0"})
