@@ -93,7 +93,7 @@ func TestEndToEndTinyModel(t *testing.T) {
 
 	// metrics.csv: header + iterations 0..20, losses matching the result.
 	rows := readCSV(t, filepath.Join(dir, "metrics.csv"))
-	if strings.Join(rows[0], ",") != "iteration,total,content,style,tv,seconds" || len(rows) != 22 {
+	if strings.Join(rows[0], ",") != "iteration,total,content,style,tv,seconds,evaluations" || len(rows) != 22 {
 		t.Fatalf("metrics: header %v, %d rows", rows[0], len(rows))
 	}
 	last, _ := strconv.ParseFloat(rows[21][1], 64)
@@ -147,29 +147,31 @@ func TestNotebookLossMatchesSeedFormulas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg, err := ex.targets()
+	content, styles := ex.pictures(ex.scales[0])
+	width, height := content.Width, content.Height
+	tg, err := ex.targets(content, styles)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.SetTargets(tg); err != nil {
+	if err := m.SetTargets(tg.Targets); err != nil {
 		t.Fatal(err)
 	}
-	x := ex.startImage()
-	e := m.NewEvaluator(ex.width, ex.height)
+	x := ex.startImage(content)
+	e := m.NewEvaluator(width, height)
 	var l graphs.Losses
 	if err := e.Evaluate(x, make([]float32, len(x)), &l); err != nil {
 		t.Fatal(err)
 	}
 
 	act := func(img []float32, layer string) [][][]float32 {
-		r, err := m.Features(img, ex.width, ex.height, graphs.ActivationKey(layer))
+		r, err := m.Features(img, width, height, graphs.ActivationKey(layer))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return r[graphs.ActivationKey(layer)].Value().([][][][]float32)[0]
 	}
 	// content: 1/(2 sqrt(N) sqrt(M)) sum (x - p)^2
-	xa, pa := act(x, "conv2_2"), act(ex.content.Data, "conv2_2")
+	xa, pa := act(x, "conv2_2"), act(content.Data, "conv2_2")
 	M, N := float64(len(xa)*len(xa[0])), float64(len(xa[0][0]))
 	sum := 0.0
 	for i := range xa {
@@ -184,7 +186,7 @@ func TestNotebookLossMatchesSeedFormulas(t *testing.T) {
 	// style: sum_l w_l / (4 N^2 M^2) sum (G - A)^2, times the strength
 	wantStyle := 0.0
 	for layer, w := range map[string]float64{"conv1_1": 1, "conv3_1": 0.5} {
-		xa, sa := act(x, layer), act(ex.styles[0].Data, layer)
+		xa, sa := act(x, layer), act(styles[0].Data, layer)
 		G, A := testenv.Gram(xa), testenv.Gram(sa)
 		M, N := float64(len(xa)*len(xa[0])), float64(len(xa[0][0]))
 		s := 0.0
@@ -254,15 +256,16 @@ func TestStartImageIsSeededNoiseBlend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b := ex.startImage(), ex.startImage()
+	content, _ := ex.pictures(ex.scales[0])
+	a, b := ex.startImage(content), ex.startImage(content)
 	for i := range a {
-		noise := (a[i] - 0.3*ex.content.Data[i]) / 0.7
+		noise := (a[i] - 0.3*content.Data[i]) / 0.7
 		if a[i] != b[i] || noise < -20.001 || noise > 20.001 {
 			t.Fatalf("pixel %d: %g %g (noise %g)", i, a[i], b[i], noise)
 		}
 	}
 	ex.cfg.Seed = 1
-	if c := ex.startImage(); c[0] == a[0] && c[1] == a[1] {
+	if c := ex.startImage(content); c[0] == a[0] && c[1] == a[1] {
 		t.Error("seed does not change the noise")
 	}
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Regenerates testdata/ from the repository root, deterministically:
-#   vgg19-tiny/  the VGG19 topology with every layer's channels divided by 16 and random
-#                weights (seed 0), exported by `python -m export`;
+#   vgg19-tiny/      the VGG19 topology with every layer's channels divided by 16 and random
+#                    weights (seed 0), average pooling, exported by `python -m export`;
+#   vgg19-tiny-max/  the same with max pooling;
+#   vgg16-tiny/      VGG16 (13 conv layers) likewise, max pooling (as Keras' VGG16);
 #   images/      three public-domain paintings downscaled to 384 px on the longer side.
 # The originals come from jcjohnson/neural-style's examples folder; point IMAGES_DIR at a
 # copy of them (default ../shared/images, beside the clone).
@@ -12,6 +14,10 @@ IMAGES_DIR=${IMAGES_DIR:-../shared/images}
 
 "$PY" -m export --out testdata/vgg19-tiny --weights random --seed 0 --width-divisor 16 \
     --pooling avg --force
+"$PY" -m export --out testdata/vgg19-tiny-max --weights random --seed 0 --width-divisor 16 \
+    --pooling max --force
+"$PY" -m export --out testdata/vgg16-tiny --arch vgg16 --weights random --seed 0 --width-divisor 16 \
+    --pooling max --force
 
 mkdir -p testdata/images
 TF_CPP_MIN_LOG_LEVEL=2 "$PY" - "$IMAGES_DIR" testdata/images <<'PYTHON'

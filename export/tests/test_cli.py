@@ -10,6 +10,8 @@ import tensorflow as tf
 
 from export.__main__ import main
 from export.graph import StyleGraph
+from export.tests.conftest import TINY_ARGS
+from export.tests.reference import VGG16_LAYERS
 from export.tests.test_weights import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,7 +34,7 @@ def variables(model_dir):
 
 def test_metadata(tiny_dir):
     assert metadata(tiny_dir) == {
-        "format": "styletransfer-vgg/1",
+        "format": "styletransfer-vgg/2",
         "arch": "vgg19",
         "layers": LAYERS,
         "channels": [4, 4, 8, 8, 16, 16, 16, 16, 32, 32, 32, 32, 32, 32, 32, 32],
@@ -45,8 +47,15 @@ def test_metadata(tiny_dir):
         "seed": 0,
         "width_divisor": 16,
         "tensorflow": tf.__version__,
-        "export_options": {"weights": "random", "seed": 0, "pooling": "avg", "width_divisor": 16,
-                           "mean": [123.0, 117.0, 104.0]},
+        "signatures": {
+            "loss": [f"loss_{layer}" for layer in LAYERS],
+            "features": [f"features_{layer}" for layer in LAYERS],
+            "depth": "loss_<L> and features_<L> compute layer L and the layers before it only: "
+                     "call the one named for the deepest layer a run uses",
+            "tv": ["vertical", "horizontal", "grid"],
+        },
+        "export_options": {"arch": "vgg19", "weights": "random", "seed": 0, "pooling": "avg",
+                           "width_divisor": 16, "mean": [123.0, 117.0, 104.0]},
     }
 
 
@@ -102,13 +111,37 @@ def test_failed_export_leaves_nothing(tmp_path, monkeypatch, capsys):
     assert os.listdir(tmp_path) == []
 
 
-def test_committed_tiny_model_is_current(tiny_dir):
-    """testdata/vgg19-tiny is what testdata/regenerate.sh makes from this code."""
-    committed = REPO / "testdata" / "vgg19-tiny"
+COMMITTED = {
+    "vgg19-tiny": TINY_ARGS + ("--pooling", "avg"),
+    "vgg19-tiny-max": TINY_ARGS + ("--pooling", "max"),
+    "vgg16-tiny": TINY_ARGS + ("--pooling", "max", "--arch", "vgg16"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMMITTED))
+def test_committed_tiny_models_are_current(export_model, name):
+    """testdata/<name> is what testdata/regenerate.sh makes from this code, under 2 MiB."""
+    committed = REPO / "testdata" / name
     if not committed.exists():
-        pytest.fail("testdata/vgg19-tiny is missing: run testdata/regenerate.sh")
-    assert metadata(committed) == metadata(tiny_dir)
-    fresh, old = variables(tiny_dir), variables(committed)
+        pytest.fail(f"testdata/{name} is missing: run testdata/regenerate.sh")
+    fresh_dir = export_model(*COMMITTED[name])
+    assert metadata(committed) == metadata(fresh_dir)
+    fresh, old = variables(fresh_dir), variables(committed)
     assert fresh.keys() == old.keys()
-    for name in fresh:
-        np.testing.assert_array_equal(fresh[name], old[name], err_msg=name)
+    for var in fresh:
+        np.testing.assert_array_equal(fresh[var], old[var], err_msg=var)
+    size = sum(f.stat().st_size for f in committed.rglob("*") if f.is_file())
+    assert size < 2 << 20, f"testdata/{name} is {size} bytes"
+
+
+def test_vgg16_metadata_and_signatures(export_model):
+    model_dir = export_model(*COMMITTED["vgg16-tiny"])
+    meta = metadata(model_dir)
+    assert meta["arch"] == "vgg16" and meta["pooling"] == "max"
+    assert meta["layers"] == list(VGG16_LAYERS)
+    assert meta["channels"] == [4, 4, 8, 8, 16, 16, 16, 32, 32, 32, 32, 32, 32]
+    assert meta["signatures"]["loss"] == [f"loss_{layer}" for layer in VGG16_LAYERS]
+    assert meta["export_options"]["arch"] == "vgg16"
+    sigs = set(tf.saved_model.load(str(model_dir)).signatures)
+    assert sigs == ({f"loss_{layer}" for layer in VGG16_LAYERS}
+                    | {f"features_{layer}" for layer in VGG16_LAYERS} | {"set_targets", "metadata"})

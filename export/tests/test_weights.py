@@ -1,5 +1,6 @@
 """Weight loaders on small files in the real files' layouts, and clean failures on bad ones."""
 
+import json
 import os
 import subprocess
 import sys
@@ -16,13 +17,14 @@ from export.tests.conftest import random_image
 
 REPO = Path(__file__).resolve().parents[2]
 CHANNELS = (4, 4, 8, 8) + (16,) * 4 + (32,) * 8  # VGG19 divided by 16
+VGG16_CHANNELS = (4, 4, 8, 8) + (16,) * 3 + (32,) * 6  # VGG16 divided by 16
 
 
-def narrow_weights(seed):
+def narrow_weights(seed, channels=CHANNELS):
     """Random (kernel [h,w,in,out], bias) pairs with non-zero biases, in TF layout."""
     rng = np.random.default_rng(seed)
     weights, cin = [], 3
-    for cout in CHANNELS:
+    for cout in channels:
         kernel = rng.normal(0.0, np.sqrt(2.0 / (9 * cin)), (3, 3, cin, cout)).astype(np.float32)
         weights.append((kernel, rng.normal(0.0, 0.5, cout).astype(np.float32)))
         cin = cout
@@ -33,11 +35,12 @@ def keras_name(layer):
     return f"block{layer[4]}_conv{layer[6]}"
 
 
-def write_keras_h5(path, weights, skip=None):
-    """The layout of vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5: one group per layer
-    (pool layers with no weights), attrs layer_names / weight_names, BGR-input kernels."""
+def write_keras_h5(path, weights, skip=None, layers=reference.LAYERS):
+    """The layout of vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 (and vgg16's): one
+    group per layer (pool layers with no weights), attrs layer_names / weight_names,
+    BGR-input kernels."""
     names = ["input_1"]
-    for layer in reference.LAYERS:
+    for layer in layers:
         if layer in reference.POOL_BEFORE:
             names.append(f"block{int(layer[4]) - 1}_pool")
         names.append(keras_name(layer))
@@ -46,7 +49,7 @@ def write_keras_h5(path, weights, skip=None):
         f.attrs["layer_names"] = [n.encode() for n in names]
         f.attrs["backend"] = b"tensorflow"
         f.attrs["keras_version"] = b"2.0.8"
-        by_name = dict(zip(map(keras_name, reference.LAYERS), weights))
+        by_name = dict(zip(map(keras_name, layers), weights))
         for name in names:
             if name == skip:
                 continue
@@ -60,23 +63,31 @@ def write_keras_h5(path, weights, skip=None):
             g.create_dataset(f"{name}_b_1:0", data=bias)
 
 
-def write_matconvnet(path, weights, kernel_layout=(1, 0, 2, 3)):
-    """The layout of imagenet-vgg-verydeep-19.mat: a cell 'layers' of structs (name, type, ...),
-    conv weights a 1x2 cell {kernel [w,h,in,out], bias (out,1)}; relu, pool and fc layers too."""
+def write_matconvnet(path, weights, kernel_layout=(1, 0, 2, 3), layers=reference.LAYERS):
+    """The layout of imagenet-vgg-verydeep-19.mat (and -16.mat): a cell 'layers' of structs,
+    conv layers with the real file's field order (weights, pad, type, name, stride: the seed
+    notebook reads a kernel by position as layers[0][i][0][0][0][0][0]), weights a 1x2 cell
+    {kernel, bias (out,1)}; relu, pool and fc layers in between as in the real file.
+    kernel_layout permutes each TF [h,w,in,out] kernel into the stored one ([w,h,in,out]
+    by default)."""
     cells = []
-    for layer, (kernel, bias) in zip(reference.LAYERS, weights):
+    for layer, (kernel, bias) in zip(layers, weights):
         if layer in reference.POOL_BEFORE:
-            cells.append({"name": f"pool{int(layer[4]) - 1}", "type": "pool", "method": "max"})
+            cells.append({"name": f"pool{int(layer[4]) - 1}", "stride": np.array([[2, 2]]),
+                          "pad": np.array([[0, 0, 0, 0]]), "type": "pool", "method": "max",
+                          "pool": np.array([[2, 2]])})
         w = np.empty((1, 2), dtype=object)
         w[0, 0] = kernel.transpose(kernel_layout)
         w[0, 1] = bias.reshape(-1, 1)
-        cells.append({"name": layer, "type": "conv", "weights": w,
-                      "stride": np.array([[1, 1]]), "pad": np.array([[1, 1, 1, 1]])})
-        cells.append({"name": "relu" + layer[4:], "type": "relu"})
+        cells.append({"weights": w, "pad": np.array([[1, 1, 1, 1]]), "type": "conv", "name": layer,
+                      "stride": np.array([[1, 1]])})
+        cells.append({"type": "relu", "name": "relu" + layer[4:]})
     fc = np.empty((1, 2), dtype=object)
     fc[0, 0] = np.ones((7, 7, 32, 8), np.float32)
     fc[0, 1] = np.ones((8, 1), np.float32)
-    cells += [{"name": "pool5", "type": "pool"}, {"name": "fc6", "type": "conv", "weights": fc}]
+    cells += [{"name": "pool5", "type": "pool"},
+              {"weights": fc, "pad": np.array([[0, 0, 0, 0]]), "type": "conv", "name": "fc6",
+               "stride": np.array([[1, 1]])}]
     layers = np.empty((1, len(cells)), dtype=object)
     for i, cell in enumerate(cells):
         layers[0, i] = cell
@@ -92,11 +103,11 @@ def assert_close(got, want):
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-4 * np.abs(want).max())
 
 
-def exported_features(export_model, path, image):
-    """conv1_1 and conv5_4 of a model exported from the weights file at path."""
-    model = tf.saved_model.load(str(export_model("--weights", str(path))))
-    out = model.signatures["features"](image=tf.constant(image))
-    return out["conv1_1"].numpy(), out["conv5_4"].numpy()
+def exported_features(export_model, path, image, *args, last="conv5_4"):
+    """conv1_1 and the last layer of a model exported from the weights file at path."""
+    model = tf.saved_model.load(str(export_model("--weights", str(path), *args)))
+    out = model.signatures[f"features_{last}"](image=tf.constant(image))
+    return out["conv1_1"].numpy(), out[last].numpy()
 
 
 def test_keras_h5(tmp_path, export_model, image):
@@ -123,6 +134,67 @@ def test_matconvnet(tmp_path, export_model, image):
     assert_close(conv5_4, reference.forward(image, weights)[-1])
 
 
+def test_keras_h5_vgg16(tmp_path, export_model, image):
+    weights = narrow_weights(15, VGG16_CHANNELS)
+    path = tmp_path / "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    write_keras_h5(path, weights, layers=reference.VGG16_LAYERS)
+    conv1_1, conv5_3 = exported_features(export_model, path, image, "--arch", "vgg16", last="conv5_3")
+    kernel, bias = weights[0]
+    rgb = [(kernel[:, :, ::-1, :], bias)] + weights[1:]
+    assert_close(conv5_3, reference.forward(image, rgb, layers=reference.VGG16_LAYERS)[-1])
+
+
+def test_matconvnet_vgg16(tmp_path, export_model, image):
+    weights = narrow_weights(16, VGG16_CHANNELS)
+    path = tmp_path / "imagenet-vgg-verydeep-16.mat"
+    write_matconvnet(path, weights, layers=reference.VGG16_LAYERS)
+    conv1_1, conv5_3 = exported_features(export_model, path, image, "--arch", "vgg16", last="conv5_3")
+    assert_close(conv5_3, reference.forward(image, weights, layers=reference.VGG16_LAYERS)[-1])
+
+
+# The seed notebook's layer indices into layers[0] for conv1_1 .. conv5_4 (build_vgg19).
+NOTEBOOK_CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34)
+
+
+def notebook_weights(path):
+    """The kernels and biases exactly as the seed notebook reads them (get_weight_bias):
+    by position, weights = layers[0][i][0][0][0][0][0], used as TF kernels unchanged."""
+    vgg_layers = scipy.io.loadmat(path)["layers"][0]
+    out = []
+    for i in NOTEBOOK_CONV_INDICES:
+        weights = vgg_layers[i][0][0][0][0][0]
+        bias = vgg_layers[i][0][0][0][0][1]
+        out.append((weights, np.reshape(bias, (bias.size))))
+    return out
+
+
+@pytest.mark.parametrize("option, notebook", [("as-stored", True), ("transposed", False)])
+def test_mat_kernels_option(tmp_path, export_model, image, option, notebook):
+    """--mat-kernels as-stored computes what the notebook computes from the same file;
+    transposed (the default, anishathalye/neural-style's reading) swaps each stored
+    kernel's first two axes. Kernels here are not symmetric, so the two differ."""
+    path = tmp_path / "imagenet-vgg-verydeep-19.mat"
+    write_matconvnet(path, narrow_weights(17))
+    stored = notebook_weights(path)
+    kernels = stored if notebook else [(k.transpose(1, 0, 2, 3), b) for k, b in stored]
+    conv1_1, conv5_4 = exported_features(export_model, path, image, "--mat-kernels", option)
+    want = reference.forward(image, kernels)
+    assert_close(conv1_1, want[0])
+    assert_close(conv5_4, want[-1])
+    other = [(k.transpose(1, 0, 2, 3), b) for k, b in kernels]
+    # The other reading is off by ten times the tolerance above, at least.
+    assert np.abs(conv5_4 - reference.forward(image, other)[-1]).max() > 1e-3 * np.abs(want[-1]).max()
+
+
+def test_mat_kernels_recorded_in_metadata(tmp_path, export_model):
+    path = tmp_path / "imagenet-vgg-verydeep-19.mat"
+    write_matconvnet(path, narrow_weights(18))
+    for args, want in [((), "transposed"), (("--mat-kernels", "as-stored"), "as-stored")]:
+        model = tf.saved_model.load(str(export_model("--weights", str(path), *args)))
+        meta = json.loads(model.signatures["metadata"]()["json"].numpy().decode())
+        assert meta["export_options"]["mat_kernels"] == want
+
+
 def run_cli(*args):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.run([sys.executable, "-m", "export", *args], cwd=REPO, env=env,
@@ -146,23 +218,35 @@ def bad_mat_wrong_chain(path):
     return "conv3_2"
 
 
+def bad_h5_vgg19_as_vgg16(path):
+    write_keras_h5(path, narrow_weights(19))
+    return "--arch vgg19"
+
+
+def bad_mat_vgg19_as_vgg16(path):
+    write_matconvnet(path, narrow_weights(19))
+    return "conv3_4"
+
+
 def bad_mat_no_layers(path):
     scipy.io.savemat(path, {"net": np.zeros(3)})
     return "layers"
 
 
-@pytest.mark.parametrize("name, make", [
-    ("w.h5", bad_h5_missing_group),
-    ("w.h5", bad_h5_not_hdf5),
-    ("w.mat", bad_mat_wrong_chain),
-    ("w.mat", bad_mat_no_layers),
-    ("missing.mat", None),
+@pytest.mark.parametrize("name, make, args", [
+    ("w.h5", bad_h5_missing_group, ()),
+    ("w.h5", bad_h5_not_hdf5, ()),
+    ("w.h5", bad_h5_vgg19_as_vgg16, ("--arch", "vgg16")),
+    ("w.mat", bad_mat_wrong_chain, ()),
+    ("w.mat", bad_mat_vgg19_as_vgg16, ("--arch", "vgg16")),
+    ("w.mat", bad_mat_no_layers, ()),
+    ("missing.mat", None, ()),
 ])
-def test_bad_weights_fail_cleanly(tmp_path, name, make):
+def test_bad_weights_fail_cleanly(tmp_path, name, make, args):
     path = tmp_path / name
     expect = make(path) if make else "no such file"
     out = tmp_path / "out" / "model"
-    result = run_cli("--out", str(out), "--weights", str(path))
+    result = run_cli("--out", str(out), "--weights", str(path), *args)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
@@ -176,6 +260,9 @@ def test_bad_weights_fail_cleanly(tmp_path, name, make):
     (("--weights", "vgg.txt"), "--weights"),
     (("--mean", "1,2"), "--mean"),
     (("--pooling", "min"), "--pooling"),
+    (("--arch", "vgg11"), "--arch"),
+    (("--mat-kernels", "as-stored"), "--mat-kernels"),
+    (("--weights", "w.mat", "--mat-kernels", "sideways"), "--mat-kernels"),
 ])
 def test_bad_options_fail_cleanly(tmp_path, args, expect):
     out = tmp_path / "model"

@@ -4,11 +4,9 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
-	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -20,65 +18,44 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Config is one resolved experiment.
+// Config is one resolved experiment. Every field is a key of the table in
+// keys.go, which holds its name, default, check and help.
 type Config struct {
-	Model           string             // SavedModel folder written by export/
-	Content         string             // content picture
-	Style           []string           // style picture(s)
-	Output          string             // root folder for run folders
-	Name            string             // run folder name; default "<content>_<style>"
-	Iterations      int                // optimizer iterations
-	CheckpointEvery int                // write styled_%04d.png every N iterations; 0: none
-	Width, Height   int                // output size; 0 on one side keeps the content's aspect
-	Seed            int64              // start-image noise
-	NoiseRatio      float64            // start = ratio*U(-20,20) + (1-ratio)*content
-	ContentLayers   map[string]float64 // layer -> weight
-	StyleLayers     map[string]float64 // layer -> weight
-	ContentWeight   float64            // multiplies the content loss
-	StyleWeight     float64            // the notebook's STYLE_STRENGTH
-	TVWeight        float64            // total-variation weight
-	Normalization   string             // how raw per-layer sums are scaled
-	Pooling         string             // required model pooling, "" for any
-	Optimizer       string             // "adam"
-	LearningRate    float64
-	Beta1, Beta2    float64
-	Epsilon         float64
-	LogEvery        int // print losses every N iterations; 0: never
+	Model               string
+	Content             string
+	Style               []string
+	StyleBlendWeights   []float64
+	StyleScale          float64
+	Output              string
+	Name                string
+	Overwrite           bool
+	Iterations          int
+	CheckpointEvery     int
+	Width, Height       int
+	MaxSize             int
+	Scales              []int
+	Init                string
+	NoiseRatio          float64
+	Seed                int64
+	ContentLayers       map[string]float64
+	ContentWeight       float64
+	ContentWeightBlend  float64
+	ContentBlendLayers  []string
+	StyleLayers         map[string]float64
+	StyleWeight         float64
+	StyleLayerWeightExp float64
+	TVWeight            float64
+	Normalization       string
+	Pooling             string
+	PreserveColors      bool
+	Optimizer           string
+	LearningRate        float64
+	Beta1, Beta2        float64
+	Epsilon             float64
+	LBFGSMemory         int
+	MaxEvaluations      int
+	LogEvery            int
 }
-
-// defaults are the seed notebook's paper settings where it has one.
-var defaults = map[string]any{
-	"model":            "models/vgg19-random",
-	"content":          "",
-	"style":            []string{},
-	"output":           "results",
-	"name":             "",
-	"iterations":       500,
-	"checkpoint_every": 25,
-	"width":            800,
-	"height":           600,
-	"seed":             0,
-	"noise_ratio":      0.7,
-	"content_layers":   map[string]any{"conv4_2": 1.0},
-	"style_layers":     map[string]any{"conv1_1": 1.0, "conv2_1": 1.0, "conv3_1": 1.0, "conv4_1": 1.0, "conv5_1": 1.0},
-	"content_weight":   1.0,
-	"style_weight":     500.0,
-	"tv_weight":        0.0,
-	"normalization":    "notebook",
-	"pooling":          "",
-	"optimizer":        "adam",
-	"learning_rate":    2.0,
-	"beta1":            0.9,
-	"beta2":            0.999,
-	"epsilon":          1e-8,
-	"log_every":        10,
-}
-
-// mapKeys hold a map whose own keys are free (layer names, checked against the model).
-var mapKeys = []string{"content_layers", "style_layers"}
-
-// Normalizations lists the accepted values of the normalization key.
-var Normalizations = []string{"notebook"}
 
 // Source is where a config was found, for error messages and the resolved copy.
 type Source struct {
@@ -109,18 +86,25 @@ func Find(name, dir string, embedded fs.FS) (Source, error) {
 }
 
 // Load parses src, applies overrides ("key=value", value in YAML) and checks
-// every key and type. Errors name the config and the key.
+// every key and type. Errors name the config and the key. Top-level Blocks
+// (sweep, slurm, k8s) are skipped: Block reads them.
 func Load(src Source, overrides []string) (Config, error) {
-	v := viper.New()
-	v.SetConfigType("yaml")
-	for k, d := range defaults {
-		v.SetDefault(k, d)
+	doc, err := parse(src)
+	if err != nil {
+		return Config{}, err
 	}
-	if err := v.ReadConfig(bytes.NewReader(src.Data)); err != nil {
-		return Config{}, fmt.Errorf("config %s: not valid YAML: %s", src.Name, oneLine(err))
+	for _, b := range Blocks {
+		delete(doc, b)
+	}
+	v := viper.New()
+	for _, k := range keys {
+		v.SetDefault(k.name, k.def)
+	}
+	if err := v.MergeConfigMap(doc); err != nil {
+		return Config{}, fmt.Errorf("config %s: %s", src.Name, oneLine(err))
 	}
 	// A map key given in the file replaces the default map instead of merging with it.
-	for _, k := range mapKeys {
+	for _, k := range mapKeys() {
 		if v.InConfig(k) {
 			v.SetDefault(k, map[string]any{})
 		}
@@ -138,7 +122,7 @@ func Load(src Source, overrides []string) (Config, error) {
 		if err := checkKnown(key); err != nil {
 			return Config{}, fmt.Errorf("-set %s: %w", key, err)
 		}
-		if slices.Contains(mapKeys, key) {
+		if slices.Contains(mapKeys(), key) {
 			v.SetDefault(key, map[string]any{})
 		}
 		if parsed == nil {
@@ -158,47 +142,94 @@ func Load(src Source, overrides []string) (Config, error) {
 	return c, nil
 }
 
-func checkKnown(key string) error {
-	if _, ok := defaults[key]; ok {
+// Block returns the top-level block name (one of Blocks) of src, or nil
+// when src has none. A sweep reads its grid this way; Load ignores it.
+func Block(src Source, name string) (map[string]any, error) {
+	doc, err := parse(src)
+	if err != nil {
+		return nil, err
+	}
+	raw, ok := doc[name]
+	if !ok || raw == nil {
+		return nil, nil
+	}
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("config %s: key %s: want a block of keys, got %s", src.Name, name, describe(raw))
+	}
+	return m, nil
+}
+
+// parse reads the YAML document of src as a map.
+func parse(src Source) (map[string]any, error) {
+	var doc map[string]any
+	if err := yaml.Unmarshal(src.Data, &doc); err != nil {
+		return nil, fmt.Errorf("config %s: not valid YAML: %s", src.Name, oneLine(err))
+	}
+	if doc == nil {
+		doc = map[string]any{}
+	}
+	return doc, nil
+}
+
+// mapKeys are the keys holding a map whose own keys are free (layer names,
+// checked against the model).
+func mapKeys() []string {
+	var out []string
+	var c Config
+	for _, k := range keys {
+		if _, ok := k.field(&c).(*map[string]float64); ok {
+			out = append(out, k.name)
+		}
+	}
+	return out
+}
+
+func checkKnown(name string) error {
+	if lookup(name) != nil {
 		return nil
 	}
-	for _, m := range mapKeys {
-		if strings.HasPrefix(key, m+".") && !strings.Contains(key[len(m)+1:], ".") {
+	for _, m := range mapKeys() {
+		if strings.HasPrefix(name, m+".") && !strings.Contains(name[len(m)+1:], ".") {
 			return nil
 		}
 	}
-	known := slices.Sorted(maps.Keys(defaults))
-	return fmt.Errorf("unknown key %q (known keys: %s)", key, strings.Join(known, ", "))
+	known := make([]string, len(keys))
+	for i, k := range keys {
+		known[i] = k.name
+	}
+	slices.Sort(known)
+	return fmt.Errorf("unknown key %q (known keys: %s)", name, strings.Join(known, ", "))
 }
 
-// decode reads every key with its type; the first problem is returned.
+// decode reads every key of the table with its field's type; the first
+// problem is returned, then the table's checks run in table order.
 func decode(v *viper.Viper) (Config, error) {
 	d := decoder{v: v}
-	c := Config{
-		Model:           d.str("model"),
-		Content:         d.str("content"),
-		Style:           d.strs("style"),
-		Output:          d.str("output"),
-		Name:            d.str("name"),
-		Iterations:      d.int("iterations"),
-		CheckpointEvery: d.int("checkpoint_every"),
-		Width:           d.int("width"),
-		Height:          d.int("height"),
-		Seed:            int64(d.int("seed")),
-		NoiseRatio:      d.float("noise_ratio"),
-		ContentLayers:   d.weights("content_layers"),
-		StyleLayers:     d.weights("style_layers"),
-		ContentWeight:   d.float("content_weight"),
-		StyleWeight:     d.float("style_weight"),
-		TVWeight:        d.float("tv_weight"),
-		Normalization:   d.str("normalization"),
-		Pooling:         d.str("pooling"),
-		Optimizer:       d.str("optimizer"),
-		LearningRate:    d.float("learning_rate"),
-		Beta1:           d.float("beta1"),
-		Beta2:           d.float("beta2"),
-		Epsilon:         d.float("epsilon"),
-		LogEvery:        d.int("log_every"),
+	var c Config
+	for _, k := range keys {
+		switch p := k.field(&c).(type) {
+		case *string:
+			*p = d.str(k.name)
+		case *[]string:
+			*p = d.strs(k.name)
+		case *int:
+			*p = d.int(k.name)
+		case *int64:
+			*p = int64(d.int(k.name))
+		case *float64:
+			*p = d.float(k.name)
+		case *bool:
+			*p = d.bool(k.name)
+		case *[]float64:
+			*p = d.floats(k.name)
+		case *[]int:
+			*p = d.ints(k.name)
+		case *map[string]float64:
+			*p = d.weights(k.name)
+		default:
+			panic(fmt.Sprintf("config: key %s has no decoder for %T", k.name, p))
+		}
 	}
 	if d.err != nil {
 		return Config{}, d.err
@@ -207,43 +238,16 @@ func decode(v *viper.Viper) (Config, error) {
 }
 
 func (c Config) validate() error {
-	checks := []struct {
-		bad  bool
-		key  string
-		want string
-	}{
-		{c.Model == "", "model", "a SavedModel folder"},
-		{c.Content == "", "content", "a picture path"},
-		{len(c.Style) == 0, "style", "a picture path or a list of them"},
-		{c.Output == "", "output", "a folder"},
-		{c.Iterations < 1, "iterations", "at least 1"},
-		{c.CheckpointEvery < 0, "checkpoint_every", "0 (none) or more"},
-		{c.Width < 0 || c.Height < 0, "width/height", "0 (keep aspect) or more"},
-		{c.Width > 16384 || c.Height > 16384, "width/height", "at most 16384"},
-		{c.NoiseRatio < 0 || c.NoiseRatio > 1, "noise_ratio", "between 0 and 1"},
-		{len(c.ContentLayers)+len(c.StyleLayers) == 0, "content_layers/style_layers", "at least one layer"},
-		{!slices.Contains(Normalizations, c.Normalization), "normalization", "one of " + strings.Join(Normalizations, ", ")},
-		{c.Pooling != "" && c.Pooling != "avg" && c.Pooling != "max", "pooling", `"avg", "max" or empty (any)`},
-		{c.Optimizer != "adam", "optimizer", `"adam"`},
-		{!(c.LearningRate > 0), "learning_rate", "a positive number"},
-		{!(c.Beta1 >= 0 && c.Beta1 < 1), "beta1", "in [0, 1)"},
-		{!(c.Beta2 >= 0 && c.Beta2 < 1), "beta2", "in [0, 1)"},
-		{!(c.Epsilon > 0), "epsilon", "a positive number"},
-		{c.LogEvery < 0, "log_every", "0 (never) or more"},
-		{strings.ContainsAny(c.Name, `/\`) || c.Name == "." || c.Name == "..", "name", "a plain folder name"},
-	}
-	for _, ch := range checks {
-		if ch.bad {
-			return fmt.Errorf("key %s: want %s", ch.key, ch.want)
+	for _, k := range keys {
+		if k.check == nil {
+			continue
+		}
+		if want := k.check(&c); want != "" {
+			return fmt.Errorf("key %s: want %s", k.name, want)
 		}
 	}
-	for _, w := range []struct {
-		key string
-		v   float64
-	}{{"content_weight", c.ContentWeight}, {"style_weight", c.StyleWeight}, {"tv_weight", c.TVWeight}} {
-		if w.v < 0 || math.IsNaN(w.v) || math.IsInf(w.v, 0) {
-			return fmt.Errorf("key %s: want a finite number >= 0", w.key)
-		}
+	if len(c.ContentLayers)+len(c.StyleLayers) == 0 {
+		return fmt.Errorf("key content_layers/style_layers: want at least one layer")
 	}
 	return nil
 }
@@ -330,6 +334,62 @@ func (d *decoder) float(key string) float64 {
 	return 0
 }
 
+func (d *decoder) bool(key string) bool {
+	raw := d.v.Get(key)
+	if b, ok := raw.(bool); ok {
+		return b
+	}
+	d.fail(key, "true or false", raw)
+	return false
+}
+
+func (d *decoder) floats(key string) []float64 {
+	raw := d.v.Get(key)
+	list, ok := raw.([]any)
+	if !ok {
+		if fs, ok := raw.([]float64); ok {
+			return fs
+		}
+		d.fail(key, "a list of numbers", raw)
+		return nil
+	}
+	out := make([]float64, len(list))
+	for i, e := range list {
+		switch x := e.(type) {
+		case int:
+			out[i] = float64(x)
+		case float64:
+			out[i] = x
+		default:
+			d.fail(key, "a list of numbers", raw)
+			return nil
+		}
+	}
+	return out
+}
+
+func (d *decoder) ints(key string) []int {
+	raw := d.v.Get(key)
+	list, ok := raw.([]any)
+	if !ok {
+		if is, ok := raw.([]int); ok {
+			return is
+		}
+		d.fail(key, "a list of integers", raw)
+		return nil
+	}
+	out := make([]int, len(list))
+	for i, e := range list {
+		x, ok := e.(int)
+		if !ok {
+			d.fail(key, "a list of integers", raw)
+			return nil
+		}
+		out[i] = x
+	}
+	return out
+}
+
 func (d *decoder) weights(key string) map[string]float64 {
 	raw := d.v.Get(key)
 	m, ok := raw.(map[string]any)
@@ -370,21 +430,52 @@ func (c Config) Resolved() map[string]any {
 		}
 		return p
 	}
-	styles := make([]string, len(c.Style))
-	for i, s := range c.Style {
-		styles[i] = abs(s)
+	out := make(map[string]any, len(keys))
+	for _, k := range keys {
+		v := reflectValue(k.field(&c))
+		if k.path {
+			switch x := v.(type) {
+			case string:
+				v = abs(x)
+			case []string:
+				ps := make([]string, len(x))
+				for i, p := range x {
+					ps[i] = abs(p)
+				}
+				v = ps
+			}
+		}
+		out[k.name] = v
 	}
-	return map[string]any{
-		"model": abs(c.Model), "content": abs(c.Content), "style": styles,
-		"output": abs(c.Output), "name": c.Name, "iterations": c.Iterations,
-		"checkpoint_every": c.CheckpointEvery, "width": c.Width, "height": c.Height,
-		"seed": c.Seed, "noise_ratio": c.NoiseRatio, "content_layers": c.ContentLayers,
-		"style_layers": c.StyleLayers, "content_weight": c.ContentWeight,
-		"style_weight": c.StyleWeight, "tv_weight": c.TVWeight,
-		"normalization": c.Normalization, "pooling": c.Pooling, "optimizer": c.Optimizer,
-		"learning_rate": c.LearningRate, "beta1": c.Beta1, "beta2": c.Beta2,
-		"epsilon": c.Epsilon, "log_every": c.LogEvery,
+	if !slices.Contains([]string{"noise", "content", "style"}, c.Init) {
+		out["init"] = abs(c.Init) // a picture file
 	}
+	return out
+}
+
+// reflectValue dereferences a field pointer of the key table.
+func reflectValue(p any) any {
+	switch x := p.(type) {
+	case *string:
+		return *x
+	case *[]string:
+		return *x
+	case *int:
+		return *x
+	case *int64:
+		return *x
+	case *float64:
+		return *x
+	case *bool:
+		return *x
+	case *[]float64:
+		return *x
+	case *[]int:
+		return *x
+	case *map[string]float64:
+		return *x
+	}
+	panic(fmt.Sprintf("config: no value for %T", p))
 }
 
 // YAML renders a resolved config.

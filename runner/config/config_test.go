@@ -130,3 +130,83 @@ func TestResolvedYAMLRoundTrips(t *testing.T) {
 		t.Errorf("round trip: %+v", back)
 	}
 }
+
+func TestBlocksAreSkippedByLoadAndReadByBlock(t *testing.T) {
+	src := Source{Name: "s.yaml", Data: []byte(minimal + "sweep:\n  grid: {style_weight: [1, 2]}\nslurm: {partition: x}\n")}
+	c, err := Load(src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.StyleWeight != 500 {
+		t.Errorf("style_weight %g", c.StyleWeight)
+	}
+	b, err := Block(src, "sweep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, ok := b["grid"].(map[string]any); !ok || len(g["style_weight"].([]any)) != 2 {
+		t.Errorf("sweep block %v", b)
+	}
+	if b, err := Block(src, "k8s"); b != nil || err != nil {
+		t.Errorf("absent block: %v %v", b, err)
+	}
+	if _, err := Block(Source{Name: "s.yaml", Data: []byte("sweep: 3\n")}, "sweep"); err == nil || !strings.Contains(err.Error(), "key sweep") {
+		t.Errorf("scalar sweep block: %v", err)
+	}
+}
+
+func TestNewKeysDecodeAndCheck(t *testing.T) {
+	c, err := load(t, minimal, "style=[a.png, b.png]", "style_blend_weights=[1, 3]", "scales=[64, 128]",
+		"preserve_colors=true", "optimizer=lbfgs", "normalization=keras", "init=content", "max_size=300")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.StyleBlendWeights) != 2 || c.StyleBlendWeights[1] != 3 || len(c.Scales) != 2 || !c.PreserveColors ||
+		c.Optimizer != "lbfgs" || c.Normalization != "keras" || c.Init != "content" || c.MaxSize != 300 ||
+		c.MaxEvaluations != 20 || c.LBFGSMemory != 10 || c.ContentWeightBlend != 1 {
+		t.Errorf("decoded %+v", c)
+	}
+	for _, tc := range []struct {
+		sets []string
+		want string
+	}{
+		{[]string{"style_blend_weights=[1, 2]"}, "key style_blend_weights: want one weight per style picture (1)"},
+		{[]string{"style_blend_weights=[0]"}, "key style_blend_weights"},
+		{[]string{"scales=[128, 64]"}, "key scales"},
+		{[]string{"scales=[a]"}, "key scales: want a list of integers"},
+		{[]string{"preserve_colors=yes please"}, "key preserve_colors: want true or false"},
+		{[]string{"optimizer=sgd"}, `key optimizer: want one of "adam", "lbfgs"`},
+		{[]string{"content_weight_blend=2"}, "key content_weight_blend"},
+		{[]string{"style_scale=0"}, "key style_scale"},
+		{[]string{"max_evaluations=0"}, "key max_evaluations"},
+	} {
+		if _, err := load(t, minimal, tc.sets...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want %q", tc.sets, err, tc.want)
+		}
+	}
+}
+
+// The README reference lists every key once, in table order, and is the
+// same text each time (a drift test compares it with README.md).
+func TestReferenceMarkdownListsEveryKey(t *testing.T) {
+	md := ReferenceMarkdown()
+	if md != ReferenceMarkdown() {
+		t.Fatal("not deterministic")
+	}
+	rows := strings.Split(strings.TrimSpace(md), "\n")
+	if len(rows) != len(keys)+2 {
+		t.Fatalf("%d rows for %d keys", len(rows), len(keys))
+	}
+	for i, k := range keys {
+		if !strings.HasPrefix(rows[i+2], "| `"+k.name+"` |") {
+			t.Errorf("row %d: %s", i+2, rows[i+2])
+		}
+	}
+	if !strings.Contains(md, "| `style_layers` | map layer: weight | `{conv1_1: 1, conv2_1: 1, conv3_1: 1, conv4_1: 1, conv5_1: 1}` |") {
+		t.Errorf("style_layers row:\n%s", md)
+	}
+	// Every key's default passes its own check (with the required paths given).
+	if _, err := load(t, minimal); err != nil {
+		t.Error(err)
+	}
+}

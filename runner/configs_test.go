@@ -1,0 +1,72 @@
+package runner
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/styletransfer/gostyle/graphs"
+	"github.com/styletransfer/gostyle/runner/config"
+	"github.com/styletransfer/gostyle/runner/testenv"
+)
+
+// tinyFor is the tiny test model standing in for a config's model.
+func tinyFor(cfg config.Config) string {
+	switch {
+	case strings.Contains(cfg.Model, "vgg16"):
+		return "testdata/vgg16-tiny"
+	case cfg.Pooling == "max":
+		return "testdata/vgg19-tiny-max"
+	}
+	return "testdata/vgg19-tiny"
+}
+
+// Every config under configs/experiments/ runs, as written, on the tiny
+// model of its architecture and pooling, small and short.
+func TestEveryExperimentConfigRuns(t *testing.T) {
+	root := testenv.Root(t)
+	t.Chdir(root) // configs name their pictures from the repository root
+	files, err := filepath.Glob(filepath.Join("configs", "experiments", "*.yaml"))
+	if err != nil || len(files) < 10 {
+		t.Fatalf("configs: %v %v", files, err)
+	}
+	models := map[string]*graphs.Model{}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			src, err := config.Find(file, "configs", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := config.Load(src, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tiny := tinyFor(cfg)
+			if _, err := os.Stat(tiny); err != nil {
+				t.Fatalf("%s needs the tiny model %s: %v", file, tiny, err)
+			}
+			cfg, err = config.Load(src, []string{"model=" + tiny, "output=" + t.TempDir(), "width=24", "height=18",
+				"max_size=0", "iterations=2", "checkpoint_every=1", "max_evaluations=3", "log_every=0"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := models[tiny]
+			if m == nil {
+				if m, err = graphs.Load(tiny); err != nil {
+					t.Fatal(err)
+				}
+				models[tiny] = m
+			}
+			res, err := Run(context.Background(), cfg, m, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Iterations != 2 || !(res.Last.Total <= res.Initial.Total) {
+				t.Errorf("%d iterations, loss %g -> %g", res.Iterations, res.Initial.Total, res.Last.Total)
+			}
+		})
+	}
+}

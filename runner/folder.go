@@ -1,0 +1,93 @@
+package runner
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"image"
+	"io"
+
+	"github.com/styletransfer/gostyle/runner/config"
+	"github.com/styletransfer/gostyle/runner/picture"
+	"github.com/styletransfer/gostyle/runner/rundir"
+)
+
+// folder is the run folder, on rundir: locked, with a status marker, files
+// replaced atomically, whole-row CSV logs and checkpoint state for resume.
+type folder struct {
+	*rundir.Folder
+	caption map[string]string
+	mean    [3]float32
+}
+
+// openFolder opens (or resumes) the run folder and writes the record of the
+// run: the resolved config and the model's metadata.
+func openFolder(ex *experiment, log io.Writer) (*folder, error) {
+	resolved, id, err := resolvedConfig(ex)
+	if err != nil {
+		return nil, err
+	}
+	rf, err := rundir.Open(ex.dir, rundir.Options{ConfigID: id, Overwrite: ex.cfg.Overwrite})
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range rf.Notes() {
+		fmt.Fprintf(log, "note: %s\n", n)
+	}
+	f := &folder{Folder: rf, mean: ex.mean,
+		caption: map[string]string{"Software": "gostyle runner", "Comment": ex.model.Meta.Describe()}}
+	if err := f.writeRecord(ex, resolved); err != nil {
+		f.Fail(err)
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// resolvedConfig is the config as it runs and its id: a hash of what
+// decides the results (not overwrite or log_every).
+func resolvedConfig(ex *experiment) (map[string]any, string, error) {
+	resolved := ex.cfg.Resolved()
+	last := ex.scales[len(ex.scales)-1]
+	resolved["width"], resolved["height"] = last.width, last.height
+	resolved["max_size"] = 0 // width and height say it now
+	idKeys := make(map[string]any, len(resolved))
+	for k, v := range resolved {
+		if k != "overwrite" && k != "log_every" {
+			idKeys[k] = v
+		}
+	}
+	y, err := config.YAML(idKeys)
+	if err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256(y)
+	return resolved, hex.EncodeToString(sum[:8]), nil
+}
+
+// save writes a picture (mean added back, clipped) as a PNG, atomically.
+func (f *folder) save(name string, t *picture.Tensor) error {
+	return f.savePicture(name, t.Image(f.mean))
+}
+
+func (f *folder) savePicture(name string, img image.Image) error {
+	return f.WriteWith(name, func(w io.Writer) error { return picture.EncodePNG(w, img, f.caption) })
+}
+
+// writeRecord saves the resolved config and the model's metadata.
+func (f *folder) writeRecord(ex *experiment, resolved map[string]any) error {
+	y, err := config.YAML(resolved)
+	if err != nil {
+		return err
+	}
+	header := fmt.Sprintf("# resolved config of this run\n# model: %s\n", ex.model.Meta.Describe())
+	if err := f.WriteFile("config.yaml", append([]byte(header), y...)); err != nil {
+		return fmt.Errorf("write config.yaml: %w", err)
+	}
+	js, err := json.MarshalIndent(ex.model.Meta, "", "  ")
+	if err != nil {
+		return err
+	}
+	return f.WriteFile("model.json", append(js, '\n'))
+}

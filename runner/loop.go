@@ -1,0 +1,319 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"math"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/styletransfer/gostyle/graphs"
+	"github.com/styletransfer/gostyle/runner/config"
+	"github.com/styletransfer/gostyle/runner/optim"
+	"github.com/styletransfer/gostyle/runner/picture"
+	"github.com/styletransfer/gostyle/runner/rundir"
+)
+
+// run is the state of a run across its scales.
+type run struct {
+	ex      *experiment
+	f       *folder
+	rec     *recorder
+	log     io.Writer
+	res     Result
+	losses  graphs.Losses
+	it      int // iterations completed, all scales
+	evals   int // loss-and-gradient evaluations
+	total   int // iterations planned, all scales
+	start   time.Time
+	first   float64         // seconds the first evaluation took
+	x       *picture.Tensor // the picture being optimised
+	content *picture.Tensor // this scale's content (preserve_colors)
+	resumed *rundir.State   // the checkpoint to resume the first scale from
+	offset  float64         // seconds spent before a resume
+}
+
+func newRun(ex *experiment, f *folder, log io.Writer) (*run, error) {
+	rec, err := newRecorder(f, ex.layers, ex.model.Meta.Layers)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{ex: ex, f: f, rec: rec, log: log, total: ex.cfg.Iterations * len(ex.scales), res: Result{Dir: ex.dir}}
+	md := ex.model.Meta
+	fmt.Fprintf(log, "model: %s\n", md.Describe())
+	if note := ex.model.VersionNote(); note != "" {
+		fmt.Fprintf(log, "note: %s\n", note)
+	}
+	last := ex.scales[len(ex.scales)-1]
+	fmt.Fprintf(log, "run: %s (%dx%d, %d iterations, %s, %s normalisation)\n", ex.dir, last.width, last.height, r.total, ex.cfg.Optimizer, ex.cfg.Normalization)
+	return r, nil
+}
+
+// fit crops and resizes a picture to width x height in the network's layout.
+func (ex *experiment) fit(img image.Image, width, height int) *picture.Tensor {
+	return picture.FromImage(picture.Fit(img, width, height), ex.mean)
+}
+
+// pictures are the content and style pictures fitted to an output size.
+// As in the notebook, style pictures are cropped to the output's aspect and
+// resized to its size, times style_scale.
+func (ex *experiment) pictures(sz size) (content *picture.Tensor, styles []*picture.Tensor) {
+	content = ex.fit(ex.content, sz.width, sz.height)
+	sw := max(1, int(math.Round(ex.cfg.StyleScale*float64(sz.width))))
+	sh := max(1, int(math.Round(ex.cfg.StyleScale*float64(sz.height))))
+	for _, img := range ex.styles {
+		styles = append(styles, ex.fit(img, sw, sh))
+	}
+	return content, styles
+}
+
+// scale prepares scale i (pictures, start, targets on the one model) and
+// runs the loop on it.
+func (r *run) scale(ctx context.Context, i int) error {
+	ex, cfg := r.ex, r.ex.cfg
+	sz := ex.scales[i]
+	content, styles := ex.pictures(sz)
+	var x []float32
+	switch {
+	case r.resumed != nil:
+		if r.resumed.Width != sz.width || r.resumed.Height != sz.height {
+			return fmt.Errorf("resume: checkpoint picture is %dx%d, scale %d is %dx%d", r.resumed.Width, r.resumed.Height, i+1, sz.width, sz.height)
+		}
+		x = r.resumed.Image
+	case i == 0:
+		x = ex.startImage(content)
+	default:
+		x = ex.upsample(r.x, sz.width, sz.height)
+	}
+	r.x, r.content = &picture.Tensor{Width: sz.width, Height: sz.height, Data: x}, content
+	if i == 0 && r.resumed == nil {
+		if err := r.f.save("initial.png", r.x); err != nil {
+			return err
+		}
+	}
+	if i == len(ex.scales)-1 {
+		if err := r.saveInputs(content, styles); err != nil {
+			return err
+		}
+	}
+	t, err := ex.targets(content, styles)
+	if err != nil {
+		return err
+	}
+	if err := ex.model.SetTargets(t.Targets); err != nil {
+		return err
+	}
+	r.rec.useTargets(t)
+	if len(ex.scales) > 1 {
+		fmt.Fprintf(r.log, "scale %d/%d: %dx%d\n", i+1, len(ex.scales), sz.width, sz.height)
+	}
+	opt := newOptimizer(cfg, len(x))
+	if r.resumed != nil {
+		st := r.resumed.Optimizer
+		if err := opt.Restore(optim.State{Name: st.Name, Vectors: st.Vectors, Scalars: st.Scalars}); err != nil {
+			return fmt.Errorf("resume: %w", err)
+		}
+		r.resumed = nil
+	}
+	if err := r.optimise(ctx, ex.model.NewEvaluator(sz.width, sz.height), t, opt, (i+1)*cfg.Iterations, i); err != nil {
+		return err
+	}
+	if len(ex.scales) > 1 {
+		return r.save(fmt.Sprintf("scale_%dx%d.png", sz.width, sz.height), r.x.Data)
+	}
+	return nil
+}
+
+func newOptimizer(cfg config.Config, n int) optim.Optimizer {
+	if cfg.Optimizer == "lbfgs" {
+		return optim.NewLBFGS(n, cfg.LBFGSMemory, cfg.MaxEvaluations)
+	}
+	return optim.AdamLoop{Adam: optim.NewAdam(n, cfg.LearningRate, cfg.Beta1, cfg.Beta2, cfg.Epsilon)}
+}
+
+// optimise is the loop, as the paper reads: evaluate, check, record, step,
+// checkpoint, until iteration end (or the context ends). The picture left
+// in x is the optimizer's accepted point, evaluated in the last row.
+func (r *run) optimise(ctx context.Context, eval *graphs.Evaluator, t *scaleTargets, opt optim.Optimizer, end, scale int) error {
+	x := r.x.Data
+	grad := make([]float32, len(x))
+	settled, stalled := false, false
+	if r.evals == 0 || r.start.IsZero() {
+		r.start = time.Now().Add(-time.Duration(r.offset * float64(time.Second)))
+	}
+	for {
+		if err := eval.Evaluate(x, grad, &r.losses); err != nil {
+			return fmt.Errorf("iteration %d: %w", r.it, err)
+		}
+		t.adjust(&r.losses)
+		r.evals++
+		if bad := float64(r.losses.Total); math.IsNaN(bad) || math.IsInf(bad, 0) {
+			return fmt.Errorf("iteration %d: loss is %v (try a smaller learning_rate)", r.it, r.losses.Total)
+		}
+		if err := r.record(end); err != nil {
+			return err
+		}
+		if r.it == end || stalled || ctx.Err() != nil {
+			if !settled && opt.Settle(x) {
+				settled = true // evaluate the accepted point once more
+				continue
+			}
+			if r.it < end && ctx.Err() != nil {
+				r.res.Interrupted = true
+				fmt.Fprintf(r.log, "interrupted after %d iterations: saving where it got to\n", r.it)
+				return r.checkpoint(x, opt, scale, r.evals-1) // resumes here, redoing this row
+			}
+			return nil
+		}
+		done, err := opt.Step(x, r.losses.Total, grad)
+		if errors.Is(err, optim.ErrStalled) {
+			fmt.Fprintf(r.log, "iteration %d: %v: stopping this scale\n", r.it, err)
+			stalled = true
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("iteration %d: %w", r.it, err)
+		}
+		if !done {
+			continue
+		}
+		r.it++
+		if r.it == end {
+			opt.Settle(x) // L-BFGS: back to the accepted point, evaluated in the last row
+		}
+		if every := r.ex.cfg.CheckpointEvery; every > 0 && r.it%every == 0 {
+			if err := r.save(fmt.Sprintf("styled_%04d.png", r.it), opt.Current(x)); err != nil {
+				return err
+			}
+			if err := r.checkpoint(opt.Current(x), opt, scale, r.evals); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// checkpoint saves the state to resume from: the picture at iteration r.it
+// (not yet evaluated), the optimizer's state and the counters (evals: the
+// evaluations before that picture's). The logs are
+// synced first so the state never runs ahead of them.
+func (r *run) checkpoint(x []float32, opt optim.Optimizer, scale, evals int) error {
+	if err := r.rec.sync(); err != nil {
+		return err
+	}
+	st := opt.State()
+	return r.f.SaveState(rundir.State{Iteration: r.it, Width: r.x.Width, Height: r.x.Height, Image: x,
+		Optimizer: rundir.Optimizer{Name: st.Name, Vectors: st.Vectors, Scalars: st.Scalars},
+		Extra: map[string]float64{"scale": float64(scale), "evaluations": float64(evals), "seconds": time.Since(r.start).Seconds(),
+			"initial_total": float64(r.res.Initial.Total)}})
+}
+
+// resume reads the checkpoint of an unfinished run of the same config, drops
+// the log rows after it and returns the scale to start from.
+func (r *run) resume() (int, error) {
+	if !r.f.Resumable() {
+		return 0, nil
+	}
+	st, err := r.f.LoadState()
+	if errors.Is(err, rundir.ErrNoState) {
+		return 0, r.rec.truncateAfter(-1) // no checkpoint: start over
+	}
+	if err != nil {
+		return 0, fmt.Errorf("resume: %w", err)
+	}
+	if err := r.rec.truncateAfter(st.Iteration - 1); err != nil {
+		return 0, err
+	}
+	r.resumed, r.it = &st, st.Iteration
+	r.evals, r.offset = int(st.Extra["evaluations"]), st.Extra["seconds"]
+	r.res.Initial.Total = float32(st.Extra["initial_total"])
+	fmt.Fprintf(r.log, "resuming %s from iteration %d\n", r.ex.dir, st.Iteration)
+	return int(st.Extra["scale"]), nil
+}
+
+// record writes the evaluation's rows, keeps the result and logs.
+func (r *run) record(end int) error {
+	elapsed := time.Since(r.start).Seconds()
+	if err := r.rec.record(r.it, r.evals, &r.losses, elapsed); err != nil {
+		return err
+	}
+	if r.evals == 1 {
+		r.res.Initial = cloneLosses(r.losses)
+		r.first = elapsed
+	} else if r.it > 0 {
+		r.res.PerIteration = (elapsed - r.first) / float64(r.it)
+	}
+	r.res.Iterations, r.res.Evaluations, r.res.Seconds = r.it, r.evals, elapsed
+	if every := r.ex.cfg.LogEvery; every > 0 && (r.it%every == 0 || r.it == end) {
+		l := r.losses
+		fmt.Fprintf(r.log, "iter %5d/%d  eval %5d  total %.4g  content %.4g  style %.4g  tv %.4g%s\n",
+			r.it, r.total, r.evals, l.Total, l.Content, l.Style, l.TV, pace(r.it, r.total, r.res.PerIteration))
+	}
+	return nil
+}
+
+func cloneLosses(l graphs.Losses) graphs.Losses {
+	l.ContentLayers, l.StyleLayers = slices.Clone(l.ContentLayers), slices.Clone(l.StyleLayers)
+	return l
+}
+
+// save writes the picture data of the current scale, with the content's
+// colours when preserve_colors is set.
+func (r *run) save(name string, data []float32) error {
+	t := &picture.Tensor{Width: r.x.Width, Height: r.x.Height, Data: data}
+	if !r.ex.cfg.PreserveColors {
+		return r.f.save(name, t)
+	}
+	img := picture.PreserveColors(t.Image(r.ex.mean), r.content.Image(r.ex.mean))
+	return r.f.savePicture(name, img)
+}
+
+// saveInputs writes the content and style pictures as the network saw them.
+func (r *run) saveInputs(content *picture.Tensor, styles []*picture.Tensor) error {
+	if err := r.f.save("content.png", content); err != nil {
+		return err
+	}
+	for i, st := range styles {
+		name := "style.png"
+		if len(styles) > 1 {
+			name = fmt.Sprintf("style_%d.png", i+1)
+		}
+		if err := r.f.save(name, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish writes the final picture and completes the run folder.
+func (r *run) finish() (*Result, error) {
+	if err := r.save("final.png", r.x.Data); err != nil {
+		return nil, err
+	}
+	if err := r.rec.close(); err != nil {
+		return nil, err
+	}
+	r.f.SetIteration(r.it)
+	if r.res.Interrupted {
+		if err := r.f.Interrupt(r.it); err != nil {
+			return nil, err
+		}
+	} else if err := r.f.Finish(); err != nil {
+		return nil, err
+	}
+	r.res.Last = cloneLosses(r.losses)
+	r.res.Final = filepath.Join(r.f.Dir(), "final.png")
+	return &r.res, nil
+}
+
+// pace is "  0.750 s/it  eta 1m15s" once an iteration has been timed.
+func pace(it, total int, perIt float64) string {
+	if it == 0 {
+		return ""
+	}
+	eta := time.Duration(perIt * float64(total-it) * float64(time.Second)).Round(time.Second)
+	return fmt.Sprintf("  %.3f s/it  eta %s", perIt, eta)
+}

@@ -1,0 +1,143 @@
+package runner
+
+import (
+	"fmt"
+
+	"github.com/styletransfer/gostyle/graphs"
+	"github.com/styletransfer/gostyle/runner/picture"
+)
+
+// scaleTargets are one scale's targets and what the loop adds back to the
+// reported loss.
+type scaleTargets struct {
+	graphs.Targets
+	// styleConst[i] is the raw constant of style layer i: with blend weights
+	// b_s summing to 1, sum_s b_s ||G - A_s||^2 = ||G - sum_s b_s A_s||^2 +
+	// sum_s b_s ||A_s||^2 - ||sum_s b_s A_s||^2. The graph holds the blended
+	// target; the constant makes the reported loss the weighted sum exactly.
+	styleConst []float32
+	constTotal float32 // sum_i StyleWeights[i] * styleConst[i]
+}
+
+// adjust adds the blended styles' constant to a loss evaluation.
+func (t *scaleTargets) adjust(l *graphs.Losses) {
+	if t.constTotal == 0 {
+		return
+	}
+	for i, c := range t.styleConst {
+		l.StyleLayers[i] += c
+	}
+	l.Style += t.constTotal
+	l.Total += t.constTotal
+}
+
+// targets runs the network on the content and style pictures of one output
+// size and folds weights, strengths and the normalisation into coefficients.
+func (ex *experiment) targets(content *picture.Tensor, styles []*picture.Tensor) (*scaleTargets, error) {
+	cfg, md, p := ex.cfg, ex.model.Meta, ex.layers
+	norm, err := lookupNormalization(cfg.Normalization)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, 2*(len(p.content)+len(p.style)))
+	for _, l := range p.content {
+		keys = append(keys, graphs.ActivationKey(l.name), graphs.SizeKey(l.name))
+	}
+	for _, l := range p.style {
+		keys = append(keys, graphs.SizeKey(l.name))
+	}
+	feats, err := ex.model.Features(content.Data, content.Width, content.Height, keys...)
+	if err != nil {
+		return nil, fmt.Errorf("content features: %w", err)
+	}
+	shapes := map[string]layerShape{}
+	for _, l := range append(append([]layerWeight{}, p.content...), p.style...) {
+		h, w, err := feats[graphs.SizeKey(l.name)].HW()
+		if err != nil {
+			return nil, fmt.Errorf("features %s: %w", graphs.SizeKey(l.name), err)
+		}
+		shapes[l.name] = layerShape{n: float64(md.Channels[l.index]), h: float64(h), w: float64(w)}
+	}
+	t := &scaleTargets{Targets: graphs.Targets{Content: map[string]graphs.Tensor{}, Grams: map[string]graphs.Tensor{}},
+		styleConst: make([]float32, len(md.Layers))}
+	var tv tvTerm
+	t.ContentWeights, t.StyleWeights, tv = p.coefficients(norm, cfg.ContentWeight, cfg.StyleWeight, cfg.TVWeight, shapes, len(md.Layers), content.Height, content.Width)
+	if err := setTV(&t.Targets, tv); err != nil {
+		return nil, err
+	}
+	for _, l := range p.content {
+		t.Content[l.name] = feats[graphs.ActivationKey(l.name)]
+	}
+	if len(p.style) > 0 {
+		if err := ex.styleGrams(t, styles, shapes); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// styleGrams stores each style layer's blended target Gram and its constant.
+// A style picture of another size (style_scale) has its Gram rescaled to the
+// output's positions, A * M_out / M_style, so Grams compare per position.
+func (ex *experiment) styleGrams(t *scaleTargets, styles []*picture.Tensor, shapes map[string]layerShape) error {
+	layers := ex.layers.style
+	keys := make([]string, 0, 2*len(layers))
+	for _, l := range layers {
+		keys = append(keys, graphs.GramKey(l.name), graphs.SizeKey(l.name))
+	}
+	blend := make([][][]float64, len(layers)) // layer -> sum_s b_s A_s
+	sq := make([]float64, len(layers))        // layer -> sum_s b_s ||A_s||^2
+	for si, st := range styles {
+		feats, err := ex.model.Features(st.Data, st.Width, st.Height, keys...)
+		if err != nil {
+			return fmt.Errorf("style features (%s): %w", ex.cfg.Style[si], err)
+		}
+		for li, l := range layers {
+			g, ok := feats[graphs.GramKey(l.name)].Value().([][]float32)
+			if !ok {
+				return fmt.Errorf("style %s: Gram is not a matrix", l.name)
+			}
+			h, w, err := feats[graphs.SizeKey(l.name)].HW()
+			if err != nil {
+				return fmt.Errorf("style features %s: %w", graphs.SizeKey(l.name), err)
+			}
+			scale := shapes[l.name].m() / float64(h*w)
+			b := ex.blend[si]
+			if blend[li] == nil {
+				blend[li] = make([][]float64, len(g))
+				for i := range g {
+					blend[li][i] = make([]float64, len(g))
+				}
+			}
+			for i, row := range g {
+				for j, v := range row {
+					a := float64(v) * scale
+					blend[li][i][j] += b * a
+					sq[li] += b * a * a
+				}
+			}
+		}
+	}
+	for li, l := range layers {
+		m := make([][]float32, len(blend[li]))
+		norm2 := 0.0
+		for i, row := range blend[li] {
+			m[i] = make([]float32, len(row))
+			for j, v := range row {
+				m[i][j] = float32(v)
+				norm2 += v * v
+			}
+		}
+		g, err := graphs.NewGram(m)
+		if err != nil {
+			return fmt.Errorf("style %s: %w", l.name, err)
+		}
+		t.Grams[l.name] = g
+		if len(styles) > 1 {
+			c := sq[li] - norm2
+			t.styleConst[l.index] = float32(c)
+			t.constTotal += t.StyleWeights[l.index] * float32(c)
+		}
+	}
+	return nil
+}
