@@ -44,15 +44,15 @@ type Axis struct {
 
 // Slurm is the config's `slurm:` block (every field optional).
 type Slurm struct {
-	Partition   string   `yaml:"partition"`
-	Time        string   `yaml:"time"`     // e.g. "01:00:00"
-	GPUs        int      `yaml:"gpus"`     // per task
-	CPUs        int      `yaml:"cpus"`     // cpus-per-task
-	Mem         string   `yaml:"mem"`      // e.g. "16G"
-	Parallel    int      `yaml:"parallel"` // the %P of --array: tasks at once; 0: no limit
-	Account     string   `yaml:"account"`
-	Setup       string   `yaml:"setup"`   // shell lines run before the runner (module load ...)
-	ExtraOption []string `yaml:"options"` // more #SBATCH options, e.g. "--qos=high"
+	Partition string   `yaml:"partition"`
+	Time      string   `yaml:"time"`     // e.g. "01:00:00"
+	GPUs      int      `yaml:"gpus"`     // per task
+	CPUs      int      `yaml:"cpus"`     // cpus-per-task
+	Mem       string   `yaml:"mem"`      // e.g. "16G"
+	Parallel  int      `yaml:"parallel"` // the %P of --array: tasks at once; 0: no limit
+	Account   string   `yaml:"account"`
+	Setup     string   `yaml:"setup"`   // shell lines run before the runner (module load ...)
+	Options   []string `yaml:"options"` // more #SBATCH options, e.g. "--qos=high"
 }
 
 // K8s is the config's `k8s:` block.
@@ -66,7 +66,8 @@ type K8s struct {
 	Memory               string            `yaml:"memory"` // e.g. "16Gi"
 	GPUs                 int               `yaml:"gpus"`   // nvidia.com/gpu
 	BackoffLimitPerIndex int               `yaml:"backoff_limit_per_index"`
-	Runner               string            `yaml:"runner"` // command in the image; default "runner"
+	Runner               string            `yaml:"runner"`  // command in the image; default "runner"
+	WorkDir              string            `yaml:"workdir"` // the repository inside the image: configs, pictures, models
 	Env                  map[string]string `yaml:"env"`
 }
 
