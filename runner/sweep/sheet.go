@@ -25,20 +25,23 @@ type Sheet struct {
 	Pad     int // space around cells
 	LabelW  int // width of the row-label column
 	TitleH  int // height of the title line
-	HeaderH int // height of the column-label line
+	LineH   int // height of one line of a label (a label holds one line per key)
 	CaptH   int // height of the caption under each picture
 }
 
 // DefaultSheet fits pictures into 192-pixel squares.
-var DefaultSheet = Sheet{Cell: 192, Pad: 8, LabelW: 160, TitleH: 28, HeaderH: 22, CaptH: 18}
+var DefaultSheet = Sheet{Cell: 192, Pad: 8, LabelW: 160, TitleH: 28, LineH: 16, CaptH: 18}
 
-// Size is the sheet's size in pixels for rows x cols cells.
-func (s Sheet) Size(rows, cols int) (w, h int) {
-	return s.LabelW + cols*(s.Cell+s.Pad) + s.Pad, s.TitleH + s.HeaderH + rows*(s.Cell+s.CaptH+s.Pad) + s.Pad
+// Size is the sheet's size in pixels for rows x cols cells whose column
+// labels have headerLines lines.
+func (s Sheet) Size(rows, cols, headerLines int) (w, h int) {
+	return s.LabelW + cols*(s.Cell+s.Pad) + s.Pad, s.TitleH + s.headerH(headerLines) + rows*(s.Cell+s.CaptH+s.Pad) + s.Pad
 }
 
+func (s Sheet) headerH(lines int) int { return lines*s.LineH + 6 }
+
 // Grid places points: rows and columns by the first two dimensions, with
-// labels. cells[r][c] is a point index or -1.
+// labels of one line per key. cells[r][c] is a point index or -1.
 func Grid(spec Spec, points []Point) (rowLabels, colLabels []string, cells [][]int) {
 	dims := dimensions(spec)
 	label := func(p Point, ds []dimension) string {
@@ -46,7 +49,7 @@ func Grid(spec Spec, points []Point) (rowLabels, colLabels []string, cells [][]i
 		for _, d := range ds {
 			parts = append(parts, d.label(p))
 		}
-		return strings.Join(parts, " ")
+		return strings.Join(parts, "\n")
 	}
 	rowIdx, colIdx := map[string]int{}, map[string]int{}
 	type rc struct{ r, c int }
@@ -109,7 +112,7 @@ func (d dimension) label(p Point) string {
 			}
 		}
 	}
-	return strings.Join(parts, " ")
+	return strings.Join(parts, "\n")
 }
 
 // lastPart keeps a dotted key's last element for labels.
@@ -119,7 +122,12 @@ func lastPart(k string) string { return k[strings.LastIndex(k, ".")+1:] }
 // into a labelled grid and writes it atomically to output/contact-sheet.png.
 func (s Sheet) WriteContactSheet(output string, spec Spec, points []Point, rows []Row) error {
 	rowLabels, colLabels, cells := Grid(spec, points)
-	w, h := s.Size(len(rowLabels), len(colLabels))
+	lines := 1
+	for _, l := range colLabels {
+		lines = max(lines, strings.Count(l, "\n")+1)
+	}
+	headerH := s.headerH(lines)
+	w, h := s.Size(len(rowLabels), len(colLabels), lines)
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	draw.Draw(img, img.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
 
@@ -144,15 +152,20 @@ func (s Sheet) WriteContactSheet(output string, spec Spec, points []Point, rows 
 	}
 	text(title, s.Pad, s.TitleH-9, w-2*s.Pad)
 	for c, l := range colLabels {
-		text(l, s.LabelW+c*(s.Cell+s.Pad), s.TitleH+s.HeaderH-6, s.Cell)
+		for i, line := range strings.Split(l, "\n") {
+			text(line, s.LabelW+c*(s.Cell+s.Pad), s.TitleH+(i+1)*s.LineH-3, s.Cell)
+		}
 	}
 	byIndex := map[int]Row{}
 	for _, r := range rows {
 		byIndex[r.Index] = r
 	}
 	for r, l := range rowLabels {
-		top := s.TitleH + s.HeaderH + r*(s.Cell+s.CaptH+s.Pad)
-		text(l, s.Pad, top+s.Cell/2, s.LabelW-2*s.Pad)
+		top := s.TitleH + headerH + r*(s.Cell+s.CaptH+s.Pad)
+		ls := strings.Split(l, "\n")
+		for i, line := range ls {
+			text(line, s.Pad, top+s.Cell/2-len(ls)*s.LineH/2+(i+1)*s.LineH-3, s.LabelW-2*s.Pad)
+		}
 		for c, i := range cells[r] {
 			if i < 0 {
 				continue

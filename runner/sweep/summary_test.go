@@ -126,8 +126,8 @@ func TestContactSheet(t *testing.T) {
 	if err != nil {
 		t.Fatalf("contact sheet is not a PNG: %v", err)
 	}
-	// 2 rows (style_weight) x 2 columns (seed): 160 + 2*(192+8) + 8 wide,
-	// 28 + 22 + 2*(192+18+8) + 8 high.
+	// 2 rows (style_weight) x 2 columns (seed), one-line column labels:
+	// 160 + 2*(192+8) + 8 wide, 28 + (16+6) + 2*(192+18+8) + 8 high.
 	if b := img.Bounds(); b.Dx() != 568 || b.Dy() != 494 {
 		t.Fatalf("sheet is %dx%d, want 568x494", b.Dx(), b.Dy())
 	}
@@ -169,7 +169,7 @@ func TestContactSheet(t *testing.T) {
 func TestGridOfAZipIsOneRow(t *testing.T) {
 	p := mustLoad(t, base+"sweep:\n  zip:\n    seed: [1, 2, 3]\n    noise_ratio: [0.1, 0.2, 0.3]\n")
 	rows, cols, cells := Grid(p.Spec, p.Points)
-	if len(rows) != 1 || len(cols) != 3 || cols[2] != "seed=3 noise_ratio=0.3" || cells[0][1] != 1 {
+	if len(rows) != 1 || len(cols) != 3 || cols[2] != "seed=3\nnoise_ratio=0.3" || cells[0][1] != 1 {
 		t.Fatalf("rows %q cols %q cells %v", rows, cols, cells)
 	}
 	p = mustLoad(t, base+"sweep:\n  grid:\n    content: [a/x.jpg, a/y.jpg]\n  zip:\n    seed: [1, 2, 3]\n    noise_ratio: [0.1, 0.2, 0.3]\n")

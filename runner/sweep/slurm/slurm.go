@@ -160,14 +160,24 @@ func Submit(ctx context.Context, j Job, dryRun bool) (script, jobID string, err 
 	return script, id, nil
 }
 
-// Executable is the running binary's absolute path, for Job.Runner: the
-// launcher's own path when started through bin/runner.
+// Executable is the running binary's absolute path, for Job.Runner. When it
+// is runner-tf started by the launcher, the launcher beside it (bin/runner)
+// is named instead, so task logs stay free of TensorFlow's start-up notices.
 func Executable() (string, error) {
 	p, err := os.Executable()
 	if err != nil {
 		return "", err
 	}
-	return filepath.EvalSymlinks(p)
+	if p, err = filepath.EvalSymlinks(p); err != nil {
+		return "", err
+	}
+	if filepath.Base(p) == "runner-tf" {
+		launcher := filepath.Join(filepath.Dir(p), "runner")
+		if fi, err := os.Stat(launcher); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return launcher, nil
+		}
+	}
+	return p, nil
 }
 
 func jobName(s string) string {
