@@ -162,7 +162,16 @@ func (s Sheet) WriteContactSheet(output string, spec Spec, points []Point, rows 
 	}
 	for r, l := range rowLabels {
 		top := s.TitleH + headerH + r*(s.Cell+s.CaptH+s.Pad)
-		ls := strings.Split(l, "\n")
+		// Row labels sit in a narrow column: each key above its value.
+		var ls []string
+		for _, kv := range strings.Split(l, "\n") {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				ls = append(ls, kv)
+				continue
+			}
+			ls = append(ls, k+":", "  "+v)
+		}
 		for i, line := range ls {
 			text(line, s.Pad, top+s.Cell/2-len(ls)*s.LineH/2+(i+1)*s.LineH-3, s.LabelW-2*s.Pad)
 		}
