@@ -178,3 +178,33 @@ func TestGridOfAZipIsOneRow(t *testing.T) {
 		t.Fatalf("rows %q cols %q cells %v", rows, cols, cells)
 	}
 }
+
+// A zip's column labels hold one line per key, and the header grows to fit.
+func TestContactSheetOfAZip(t *testing.T) {
+	p := mustLoad(t, base+"sweep:\n  zip:\n    seed: [1, 2, 3]\n    noise_ratio: [0.1, 0.2, 0.3]\n")
+	out := t.TempDir()
+	for i := range 3 {
+		fixtureRun(t, filepath.Join(out, p.Points[i].Dir), Done, p.Points[i].ID, 2, color.RGBA{uint8(80 * i), 0, 0, 255})
+	}
+	rows, err := Summarize(out, p.Points, markerReader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := DefaultSheet.WriteContactSheet(out, p.Spec, p.Points, rows); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(out, ContactSheet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cfg, err := png.DecodeConfig(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1 row x 3 columns, 2-line labels: 160 + 3*200 + 8 wide,
+	// 28 + (2*16+6) + 218 + 8 high.
+	if cfg.Width != 768 || cfg.Height != 292 {
+		t.Errorf("sheet %dx%d, want 768x292", cfg.Width, cfg.Height)
+	}
+}
