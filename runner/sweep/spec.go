@@ -1,0 +1,347 @@
+// Package sweep turns a config's top-level `sweep:` block into numbered
+// points (a grid's Cartesian product times a zip of keys varied together),
+// runs them with resume (points already done with the same id are skipped),
+// and rebuilds a summary and a contact sheet from the run folders alone, so
+// a sweep run as one local process and one run as cluster array tasks end
+// in the same files. It knows nothing of TensorFlow: the caller passes the
+// function that runs one point.
+package sweep
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// DefaultMaxPoints caps a sweep unless its block says otherwise: a typo that
+// multiplies a grid should fail before it queues thousands of runs.
+const DefaultMaxPoints = 1000
+
+// Blocks that belong to the sweep rather than to one experiment; they are
+// cut from the config before each point is resolved.
+var blocks = []string{"sweep", "slurm", "k8s"}
+
+// Spec is a parsed sweep block plus the rest of the config.
+type Spec struct {
+	Source    string // config name, for error messages
+	Name      string // sweep name (sweep.name, else the config's file name)
+	Grid      []Axis // Cartesian product, first key slowest
+	Zip       []Axis // varied together, equal lengths
+	MaxPoints int
+	Base      []byte // the config without its sweep, slurm and k8s blocks
+	Slurm     Slurm
+	K8s       K8s
+}
+
+// Axis is one varied key and its values, each rendered as YAML flow text
+// that a -set override reads back unchanged.
+type Axis struct {
+	Key    string
+	Values []string
+}
+
+// Slurm is the config's `slurm:` block (every field optional).
+type Slurm struct {
+	Partition string   `yaml:"partition"`
+	Time      string   `yaml:"time"`     // e.g. "01:00:00"
+	GPUs      int      `yaml:"gpus"`     // per task
+	CPUs      int      `yaml:"cpus"`     // cpus-per-task
+	Mem       string   `yaml:"mem"`      // e.g. "16G"
+	Parallel  int      `yaml:"parallel"` // the %P of --array: tasks at once; 0: no limit
+	Account   string   `yaml:"account"`
+	Setup     string   `yaml:"setup"`   // shell lines run before the runner (module load ...)
+	Options   []string `yaml:"options"` // more #SBATCH options, e.g. "--qos=high"
+}
+
+// K8s is the config's `k8s:` block.
+type K8s struct {
+	Image                string            `yaml:"image"`
+	Parallelism          int               `yaml:"parallelism"`
+	PVC                  string            `yaml:"pvc"`        // claim holding the output root
+	MountPath            string            `yaml:"mount_path"` // where it is mounted; default /results
+	Namespace            string            `yaml:"namespace"`
+	CPU                  string            `yaml:"cpu"`    // e.g. "4"
+	Memory               string            `yaml:"memory"` // e.g. "16Gi"
+	GPUs                 int               `yaml:"gpus"`   // nvidia.com/gpu
+	BackoffLimitPerIndex int               `yaml:"backoff_limit_per_index"`
+	Runner               string            `yaml:"runner"`  // command in the image; default "runner"
+	WorkDir              string            `yaml:"workdir"` // the repository inside the image: configs, pictures, models
+	Env                  map[string]string `yaml:"env"`
+}
+
+// Parse reads the sweep, slurm and k8s blocks of a config file. A config
+// without a sweep block is an error: it is one experiment, not a sweep.
+func Parse(name string, data []byte) (Spec, error) {
+	s := Spec{Source: name, Name: baseName(name), MaxPoints: DefaultMaxPoints}
+	fail := func(key, format string, args ...any) (Spec, error) {
+		return Spec{}, fmt.Errorf("config %s: key %s: %s", name, key, fmt.Sprintf(format, args...))
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return Spec{}, fmt.Errorf("config %s: not valid YAML: %s", name, oneLine(err))
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return Spec{}, fmt.Errorf("config %s: want a map of keys at the top level", name)
+	}
+	top := doc.Content[0]
+	found := map[string]*yaml.Node{}
+	var rest []*yaml.Node
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		k, v := top.Content[i], top.Content[i+1]
+		if isBlock(k.Value) {
+			found[k.Value] = v
+			continue
+		}
+		rest = append(rest, k, v)
+	}
+	sw, ok := found["sweep"]
+	if !ok {
+		return Spec{}, fmt.Errorf("config %s: no sweep block (a sweep config has a top-level `sweep:` with `grid:` and/or `zip:`)", name)
+	}
+	if sw.Kind != yaml.MappingNode {
+		return fail("sweep", "want a map with grid: and/or zip:")
+	}
+	for i := 0; i+1 < len(sw.Content); i += 2 {
+		k, v := sw.Content[i].Value, sw.Content[i+1]
+		var err error
+		switch k {
+		case "grid":
+			s.Grid, err = axes("sweep.grid", v)
+		case "zip":
+			s.Zip, err = axes("sweep.zip", v)
+		case "max_points":
+			if v.Kind != yaml.ScalarNode || v.Decode(&s.MaxPoints) != nil || s.MaxPoints < 1 {
+				return fail("sweep.max_points", "want a whole number >= 1, got %s", show(v))
+			}
+		case "name":
+			if v.Kind != yaml.ScalarNode || v.Value == "" || strings.ContainsAny(v.Value, `/\`) || v.Value == "." || v.Value == ".." {
+				return fail("sweep.name", "want a plain name, got %s", show(v))
+			}
+			s.Name = v.Value
+		default:
+			return fail("sweep."+k, "unknown key (known: grid, zip, max_points, name)")
+		}
+		if err != nil {
+			return Spec{}, fmt.Errorf("config %s: %w", name, err)
+		}
+	}
+	if len(s.Grid) == 0 && len(s.Zip) == 0 {
+		return fail("sweep", "no grid: or zip: keys to vary")
+	}
+	if err := checkAxes(s); err != nil {
+		return Spec{}, fmt.Errorf("config %s: %w", name, err)
+	}
+	if n := s.Len(); n > s.MaxPoints {
+		return fail("sweep.max_points", "the sweep has %d points, more than max_points %d (raise sweep.max_points if you mean it)", n, s.MaxPoints)
+	}
+	for key, dst := range map[string]any{"slurm": &s.Slurm, "k8s": &s.K8s} {
+		if n, ok := found[key]; ok {
+			if err := decodeStrict(n, dst); err != nil {
+				return fail(key, "%s", err)
+			}
+		}
+	}
+	top.Content = rest
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	if len(rest) > 0 {
+		if err := enc.Encode(top); err != nil {
+			return Spec{}, fmt.Errorf("config %s: %w", name, err)
+		}
+	}
+	enc.Close()
+	s.Base = buf.Bytes()
+	return s, nil
+}
+
+func isBlock(k string) bool {
+	for _, b := range blocks {
+		if k == b {
+			return true
+		}
+	}
+	return false
+}
+
+// axes reads key -> list of values, in file order.
+func axes(where string, n *yaml.Node) ([]Axis, error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("key %s: want a map of config key -> list of values, got %s", where, show(n))
+	}
+	if len(n.Content) == 0 {
+		return nil, fmt.Errorf("key %s: empty: name at least one key with a list of values", where)
+	}
+	var out []Axis
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key := strings.ToLower(strings.TrimSpace(n.Content[i].Value))
+		v := n.Content[i+1]
+		at := where + "." + key
+		if key == "" {
+			return nil, fmt.Errorf("key %s: empty key name", where)
+		}
+		if v.Kind != yaml.SequenceNode {
+			return nil, fmt.Errorf("key %s: want a list of values, got %s", at, show(v))
+		}
+		if len(v.Content) == 0 {
+			return nil, fmt.Errorf("key %s: empty list: give at least one value", at)
+		}
+		a := Axis{Key: key}
+		for j, e := range v.Content {
+			text, err := flow(e)
+			if err != nil {
+				return nil, fmt.Errorf("key %s[%d]: %w", at, j, err)
+			}
+			a.Values = append(a.Values, text)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// checkAxes rejects a key varied twice and zip lists of unequal length.
+func checkAxes(s Spec) error {
+	seen := map[string]string{}
+	for _, g := range []struct {
+		where string
+		axes  []Axis
+	}{{"sweep.grid", s.Grid}, {"sweep.zip", s.Zip}} {
+		for _, a := range g.axes {
+			if prev, ok := seen[a.Key]; ok {
+				return fmt.Errorf("key %s.%s: %s is already varied in %s", g.where, a.Key, a.Key, prev)
+			}
+			seen[a.Key] = g.where
+			if a.Key == "output" || a.Key == "name" || isBlock(a.Key) {
+				return fmt.Errorf("key %s.%s: cannot be varied (the sweep owns the output folder and the run folder names)", g.where, a.Key)
+			}
+		}
+	}
+	for _, a := range s.Zip[min(1, len(s.Zip)):] {
+		if len(a.Values) != len(s.Zip[0].Values) {
+			return fmt.Errorf("key sweep.zip.%s: has %d values but sweep.zip.%s has %d: zipped lists must have equal lengths",
+				a.Key, len(a.Values), s.Zip[0].Key, len(s.Zip[0].Values))
+		}
+	}
+	return nil
+}
+
+// flow renders a value as one line of YAML flow text: lists as [a, b],
+// maps as {k: v}; scalars keep their quoting, so "500" stays a string.
+func flow(n *yaml.Node) (string, error) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	c := flowCopy(n)
+	b, err := yaml.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	s := strings.TrimSpace(string(b))
+	if strings.Contains(s, "\n") {
+		return "", fmt.Errorf("value %s does not fit on one line", show(n))
+	}
+	return s, nil
+}
+
+func flowCopy(n *yaml.Node) *yaml.Node {
+	c := *n
+	c.HeadComment, c.LineComment, c.FootComment = "", "", ""
+	if n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode {
+		c.Style = yaml.FlowStyle
+		c.Content = make([]*yaml.Node, len(n.Content))
+		for i, e := range n.Content {
+			c.Content[i] = flowCopy(e)
+		}
+	}
+	if n.Kind == yaml.ScalarNode && n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		c.Style = yaml.DoubleQuotedStyle
+	}
+	return &c
+}
+
+func decodeStrict(n *yaml.Node, dst any) error {
+	b, err := yaml.Marshal(n)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(dst); err != nil {
+		return fmt.Errorf("%s", oneLine(err))
+	}
+	return nil
+}
+
+// Len is the number of points: the grid's product times the zip's length.
+func (s Spec) Len() int {
+	n := 1
+	for _, a := range s.Grid {
+		n *= len(a.Values)
+		if n > 1<<30 {
+			return n
+		}
+	}
+	if len(s.Zip) > 0 {
+		n *= len(s.Zip[0].Values)
+	}
+	return n
+}
+
+// Keys lists the varied keys: the grid's in file order, then the zip's.
+func (s Spec) Keys() []string {
+	var keys []string
+	for _, a := range append(append([]Axis{}, s.Grid...), s.Zip...) {
+		keys = append(keys, a.Key)
+	}
+	return keys
+}
+
+// vars returns point i's key/value pairs. The grid's first key varies
+// slowest and the zip varies fastest, as nested loops written in file order.
+func (s Spec) vars(i int) []Var {
+	out := make([]Var, len(s.Grid)+len(s.Zip))
+	rest := i
+	if len(s.Zip) > 0 {
+		n := len(s.Zip[0].Values)
+		j := rest % n
+		rest /= n
+		for k, a := range s.Zip {
+			out[len(s.Grid)+k] = Var{a.Key, a.Values[j]}
+		}
+	}
+	for k := len(s.Grid) - 1; k >= 0; k-- {
+		a := s.Grid[k]
+		out[k] = Var{a.Key, a.Values[rest%len(a.Values)]}
+		rest /= len(a.Values)
+	}
+	return out
+}
+
+func show(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a map"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "nothing"
+		}
+		return fmt.Sprintf("%q", n.Value)
+	}
+	return "something else"
+}
+
+func baseName(p string) string {
+	p = strings.TrimSuffix(p, " (embedded)")
+	if i := strings.LastIndexAny(p, `/\`); i >= 0 {
+		p = p[i+1:]
+	}
+	if i := strings.LastIndex(p, "."); i > 0 {
+		p = p[:i]
+	}
+	return p
+}
+
+func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }

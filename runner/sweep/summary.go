@@ -1,0 +1,262 @@
+package sweep
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// Stale is the state of a run folder that is done but ran another config
+// (the sweep changed since): the point runs again.
+const Stale = "stale"
+
+// Row is one point in the summary, read back from its run folder.
+type Row struct {
+	Index      int      `json:"index"`
+	ID         string   `json:"id"`
+	Dir        string   `json:"dir"`
+	Overrides  []string `json:"overrides"`
+	Status     string   `json:"status"`
+	Iterations int      `json:"iterations"`
+	// Final losses (the last row of metrics.csv); nil when the run has none.
+	Total   *float64 `json:"total"`
+	Content *float64 `json:"content"`
+	Style   *float64 `json:"style"`
+	TV      *float64 `json:"tv"`
+	Seconds float64  `json:"seconds"`
+	// SecondsPerIteration is the pace after the first logged iteration,
+	// which also pays for TensorFlow's one-off graph optimisation.
+	SecondsPerIteration float64 `json:"seconds_per_iteration"`
+	Weights             string  `json:"weights"` // the model's weights, from model.json
+	Final               string  `json:"final"`   // final.png, relative to the sweep folder; "" if none
+}
+
+// Summarize reads every point's run folder under output: status marker,
+// last metrics row, model weights, final picture. It reads only files, so a
+// summary after per-index cluster tasks equals one after a local run.
+func Summarize(output string, points []Point, status StatusReader) ([]Row, error) {
+	rows := make([]Row, 0, len(points))
+	for _, p := range points {
+		dir := filepath.Join(output, p.Dir)
+		r := Row{Index: p.Index, ID: p.ID, Dir: p.Dir, Overrides: p.Overrides(), Status: Missing}
+		state, id, err := status(dir)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return nil, fmt.Errorf("point %d: status of %s: %w", p.Index, dir, err)
+		case state == Done && id != p.ID:
+			r.Status = Stale
+		default:
+			r.Status = state
+		}
+		if r.Status != Missing {
+			if err := r.readMetrics(filepath.Join(dir, "metrics.csv")); err != nil {
+				return nil, fmt.Errorf("point %d: %w", p.Index, err)
+			}
+			r.Weights = readWeights(filepath.Join(dir, "model.json"))
+			if _, err := os.Stat(filepath.Join(dir, "final.png")); err == nil {
+				r.Final = filepath.ToSlash(filepath.Join(p.Dir, "final.png"))
+			}
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+// readMetrics takes the last complete row of metrics.csv, reading columns by
+// name so that added columns do not break it. A missing file is no error (a
+// run that failed before its first iteration has none).
+func (r *Row) readMetrics(path string) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	// A running point may have half a line at the end: keep whole lines.
+	if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
+		data = data[:i+1]
+	} else {
+		return nil
+	}
+	recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(recs) < 2 {
+		return nil
+	}
+	col := map[string]int{}
+	for i, h := range recs[0] {
+		col[strings.TrimSpace(h)] = i
+	}
+	for _, need := range []string{"iteration", "total", "content", "style", "tv", "seconds"} {
+		if _, ok := col[need]; !ok {
+			return fmt.Errorf("read %s: no %q column in header %q", path, need, strings.Join(recs[0], ","))
+		}
+	}
+	num := func(rec []string, name string) (float64, error) {
+		i := col[name]
+		if i >= len(rec) {
+			return 0, fmt.Errorf("read %s: row %q has no %s column", path, strings.Join(rec, ","), name)
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(rec[i]), 64)
+		if err != nil {
+			return 0, fmt.Errorf("read %s: column %s: %w", path, name, err)
+		}
+		return v, nil
+	}
+	first, last := recs[1], recs[len(recs)-1]
+	vals := map[string]float64{}
+	for _, name := range []string{"iteration", "total", "content", "style", "tv", "seconds"} {
+		if vals[name], err = num(last, name); err != nil {
+			return err
+		}
+	}
+	ptr := func(v float64) *float64 { return &v }
+	r.Iterations = int(vals["iteration"])
+	r.Total, r.Content, r.Style, r.TV = ptr(vals["total"]), ptr(vals["content"]), ptr(vals["style"]), ptr(vals["tv"])
+	r.Seconds = vals["seconds"]
+	if len(recs) > 2 {
+		it0, err := num(first, "iteration")
+		if err != nil {
+			return err
+		}
+		s0, err := num(first, "seconds")
+		if err != nil {
+			return err
+		}
+		if n := vals["iteration"] - it0; n > 0 {
+			r.SecondsPerIteration = (vals["seconds"] - s0) / n
+		}
+	}
+	return nil
+}
+
+// readWeights describes the model's weights from the run folder's
+// model.json (the exported metadata); "" when there is none.
+func readWeights(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	var md struct {
+		Weights       string `json:"weights"`
+		WeightsSource string `json:"weights_source"`
+		Pooling       string `json:"pooling"`
+	}
+	if json.Unmarshal(data, &md) != nil || md.Weights == "" {
+		return ""
+	}
+	s := md.Weights
+	if md.WeightsSource != "" && md.WeightsSource != md.Weights {
+		s += " (" + md.WeightsSource + ")"
+	}
+	if md.Pooling != "" {
+		s += ", " + md.Pooling + " pooling"
+	}
+	return s
+}
+
+// Summary file names in the sweep folder.
+const (
+	SummaryCSV   = "summary.csv"
+	SummaryJSON  = "summary.json"
+	ContactSheet = "contact-sheet.png"
+)
+
+var csvHeader = []string{"index", "id", "dir", "overrides", "status", "iterations", "total", "content", "style", "tv", "seconds", "seconds_per_iteration", "weights"}
+
+// WriteSummary writes summary.csv and summary.json into output, each
+// atomically (a reader never sees half a file).
+func WriteSummary(output string, rows []Row) error {
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	w.Write(csvHeader)
+	f := func(v *float64) string {
+		if v == nil {
+			return ""
+		}
+		return strconv.FormatFloat(*v, 'g', -1, 64)
+	}
+	for _, r := range rows {
+		w.Write([]string{strconv.Itoa(r.Index), r.ID, r.Dir, strings.Join(r.Overrides, " "), r.Status,
+			strconv.Itoa(r.Iterations), f(r.Total), f(r.Content), f(r.Style), f(r.TV),
+			strconv.FormatFloat(r.Seconds, 'f', 3, 64), strconv.FormatFloat(r.SecondsPerIteration, 'f', 4, 64), r.Weights})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(rows, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := WriteAtomic(filepath.Join(output, SummaryCSV), b.Bytes()); err != nil {
+		return err
+	}
+	return WriteAtomic(filepath.Join(output, SummaryJSON), append(js, '\n'))
+}
+
+// WriteAtomic writes data to a temporary file beside path and renames it
+// into place.
+func WriteAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// Table prints the rows as the -status report: one line per point.
+func Table(w io.Writer, rows []Row) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "INDEX\tSTATUS\tITER\tTOTAL\tSECONDS\tID\tDIR")
+	counts := map[string]int{}
+	for _, r := range rows {
+		total := "-"
+		if r.Total != nil {
+			total = strconv.FormatFloat(*r.Total, 'g', 5, 64)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%.1f\t%s\t%s\n", r.Index, r.Status, r.Iterations, total, r.Seconds, r.ID, r.Dir)
+		counts[r.Status]++
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	var parts []string
+	for _, s := range []string{Done, Running, Interrupted, Failed, Stale, Missing} {
+		if counts[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+		}
+	}
+	_, err := fmt.Fprintf(w, "%d points: %s\n", len(rows), strings.Join(parts, ", "))
+	return err
+}
