@@ -183,12 +183,12 @@ func TestHandlers(t *testing.T) {
 	run.rows(5)
 	run.picture("styled_0005.png", 32, 24, color.RGBA{200, 0, 0, 255})
 	s := newServer()
-	defer s.Close()
 	if err := s.Watch(root); err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(s)
 	defer ts.Close()
+	defer s.Close()
 
 	resp, body := get(t, ts.URL+"/")
 	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") {
