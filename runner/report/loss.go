@@ -125,4 +125,3 @@ func render(p *plot.Plot, w io.Writer, format string) (err error) {
 	}
 	return nil
 }
-

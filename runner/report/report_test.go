@@ -6,6 +6,8 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -230,4 +232,41 @@ func darkPixels(img image.Image, r image.Rectangle) int {
 		}
 	}
 	return n
+}
+
+func writePNG(t *testing.T, path string, img image.Image) {
+	t.Helper()
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRunPanels(t *testing.T) {
+	dir := t.TempDir()
+	writePNG(t, filepath.Join(dir, "content.png"), solid(40, 30, red))
+	writePNG(t, filepath.Join(dir, "style_1.png"), solid(20, 20, blue))
+	writePNG(t, filepath.Join(dir, "style_2.png"), solid(20, 20, blue))
+	if _, err := RunPanels(dir); err == nil || !strings.Contains(err.Error(), "final.png") {
+		t.Errorf("no final.png: error %v, want one naming it", err)
+	}
+	writePNG(t, filepath.Join(dir, "final.png"), solid(40, 30, green))
+	panels, err := RunPanels(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var labels []string
+	for _, p := range panels {
+		labels = append(labels, p.Label)
+	}
+	if got := strings.Join(labels, ","); got != "content,style 1,style 2,result" {
+		t.Errorf("labels %s", got)
+	}
+	os.WriteFile(filepath.Join(dir, "style.png"), []byte("not a png"), 0o644)
+	if _, err := RunPanels(dir); err == nil || !strings.Contains(err.Error(), "style.png") {
+		t.Errorf("broken style.png: error %v, want one naming it", err)
+	}
 }
