@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -119,9 +120,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 
 // Watch shows the run folders under root (an output root, a sweep's folder
 // or one run folder) and follows them until Close. It reads them once
-// before returning, so the page is complete from the first request.
+// before returning, so the page is complete from the first request. A root
+// that does not exist yet is watched until it does (the runner creates it).
 func (s *Server) Watch(root string) error {
-	if _, err := os.Stat(root); err != nil {
+	if fi, err := os.Stat(root); err == nil && !fi.IsDir() {
+		return fmt.Errorf("watch %s: not a folder", root)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("watch: %w", err)
 	}
 	s.mu.Lock()

@@ -280,7 +280,23 @@ func TestEmptyRoot(t *testing.T) {
 	if _, body := get(t, ts.URL+"/points.json"); strings.TrimSpace(string(body)) != "[]" {
 		t.Errorf("points.json %q, want []", body)
 	}
-	if err := s.Watch(filepath.Join(t.TempDir(), "missing")); err == nil {
-		t.Error("watching a missing folder gave no error")
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o644)
+	if err := s.Watch(file); err == nil || !strings.Contains(err.Error(), "not a folder") {
+		t.Errorf("watching a file: error %v", err)
+	}
+	// A root that does not exist yet shows its runs once it does.
+	later := filepath.Join(t.TempDir(), "later")
+	if err := s.Watch(later); err != nil {
+		t.Fatal(err)
+	}
+	newFixture(t, filepath.Join(later, "run")).rows(1)
+	for deadline := time.Now().Add(10 * Poll); ; time.Sleep(Poll / 5) {
+		if points, _ := s.snapshot(); len(points) == 1 && points[0].Name == "run" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a root created after Watch never showed its run")
+		}
 	}
 }

@@ -109,6 +109,7 @@ type Reporter struct {
 	loss, content, style, tv float32
 	start, first, lastDraw   time.Time
 	pointDone, pointTotal    int
+	running                  bool // between Start and Finish
 }
 
 // IsTerminal reports whether w is a terminal that can show a bar.
@@ -171,6 +172,7 @@ func (r *Reporter) Start(run string, total int) {
 	now := time.Now()
 	r.run, r.total, r.start, r.first, r.lastDraw = run, total, now, time.Time{}, time.Time{}
 	r.it, r.firstIt, r.loss, r.content, r.style, r.tv = 0, 0, 0, 0, 0, 0
+	r.running = true
 	if r.opts.Quiet {
 		return
 	}
@@ -268,9 +270,16 @@ func (r *Reporter) Point(done, total int) {
 	r.log.LogAttrs(context.Background(), slog.LevelInfo, "sweep", slog.Int("done", done), slog.Int("points", total))
 }
 
-// Finish ends the run begun by Start: the bar is completed, or a last line
-// says how it ended.
+// Finish ends the run begun by Start: the bar is completed (or left where
+// the run stopped, its line ended), or a last line says how far it got.
+// Call it on every path out of the loop, errors included (defer it), so
+// that an error line never lands on the bar's line; a second call does
+// nothing.
 func (r *Reporter) Finish() {
+	if !r.running {
+		return
+	}
+	r.running = false
 	if r.opts.Quiet {
 		return
 	}

@@ -59,6 +59,7 @@ func TestTextLines(t *testing.T) {
 		t.Fatal("a buffer is not a terminal, yet a bar is drawn")
 	}
 	loop(r, "shipwreck_starry_night", 25)
+	r.Finish() // a deferred second call adds nothing
 	lines := parseText(t, out.String())
 	var its []string
 	for _, l := range lines {
@@ -169,6 +170,7 @@ func TestBar(t *testing.T) {
 		}
 	}
 	r.Finish()
+	r.Finish() // a deferred second call adds nothing
 	s := out.String()
 	for _, want := range []string{"point 2/4 shipwreck_starry_night", "loss 1.234e+03", "(20/50,", "(50/50,", "100%", "it/s", "msg=checkpoint file=styled_0020.png"} {
 		if !strings.Contains(s, want) {
@@ -235,5 +237,21 @@ func TestIsTerminal(t *testing.T) {
 	defer wr.Close()
 	if IsTerminal(wr) || IsTerminal(&bytes.Buffer{}) {
 		t.Error("a pipe or a buffer taken for a terminal")
+	}
+}
+
+// A run stopped early (an error or Ctrl-C) leaves the bar where it got to and
+// ends its line, so the error line that follows stands on its own.
+func TestBarInterrupted(t *testing.T) {
+	var out bytes.Buffer
+	r := New(&out, Options{Terminal: Always, Refresh: time.Nanosecond})
+	r.Start("stopped", 100)
+	for it := 0; it <= 30; it++ {
+		r.Step(it, 5, 1, 4, 0)
+	}
+	r.Finish()
+	s := out.String()
+	if !strings.Contains(s, "(30/100,") || strings.Contains(s, "100%") || !strings.HasSuffix(s, "\n") {
+		t.Errorf("interrupted bar: %q", s)
 	}
 }
