@@ -88,3 +88,63 @@ bench: $(STAMP)
 
 clean:
 	rm -rf bin results
+
+# gpu-check exercises the GPU build path on any host: the CUDA wheel goes into
+# its own venv (gigabytes, so not part of `make test`), the runner is built
+# against it into bin-gpu/, and the tiny model runs with the default device
+# (TensorFlow falls back to the CPU where there is no GPU). The CUDA
+# libraries stay inside the nvidia-* wheels, found through the run paths
+# TensorFlow's libraries carry relative to their own folder. With no GPU,
+# TensorFlow logs one line that cuInit failed: that line is expected and
+# reported; anything else on stderr fails the check.
+GPU_VENV := .venv-gpu
+GPU_PY := $(GPU_VENV)/bin/python
+GPU_WHEEL ?= tensorflow[and-cuda]==2.21.0
+GPU_STAMP := $(GPU_VENV)/.setup-$(shell printf '%s' '$(GPU_WHEEL)' | tr -c 'A-Za-z0-9.=-' '_')
+GPU_TF_DIR = $(shell $(GPU_PY) -c 'import os, importlib.util as u; print(os.path.dirname(u.find_spec("tensorflow").origin))' 2>/dev/null)
+GPU_CGO_ENV = CGO_ENABLED=1 CGO_CFLAGS="-I$(GPU_TF_DIR)/include" \
+	CGO_LDFLAGS="-L$(abspath $(GPU_VENV)/tflib) -ltensorflow -l:libtensorflow_framework.so.2 -Wl,-rpath,$(GPU_TF_DIR)"
+
+.PHONY: gpu-check
+gpu-check: bin-gpu/runner
+	@set -e; out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
+	echo "gpu-check: TensorFlow $$($(GPU_PY) -c 'import tensorflow as tf; print(tf.__version__)' 2>/dev/null), CUDA build: $$($(GPU_PY) -c 'import tensorflow as tf; print(tf.test.is_built_with_cuda())' 2>/dev/null)"; \
+	echo "gpu-check: CUDA libraries TensorFlow loads from its run paths:"; \
+	readelf -d "$(GPU_TF_DIR)/libtensorflow_framework.so.2" | grep -o 'R[UN]*PATH.*' | tr -d '[]' | tr ':' '\n' | grep -o '$$ORIGIN/.*nvidia.*' | sort -u | sed 's/^/  /' || true; \
+	if nvidia-smi -L >/dev/null 2>&1; then gpu=1; echo "gpu-check: nvidia-smi sees: $$(nvidia-smi -L | head -1)"; else gpu=0; echo "gpu-check: no GPU visible (no working nvidia-smi): TensorFlow should fall back to the CPU"; fi; \
+	echo "gpu-check: tiny model, default device"; \
+	if ! ./bin-gpu/runner -config experiments/paper.yaml -set model=testdata/vgg19-tiny \
+	    -set width=64 -set height=48 -set iterations=4 -set checkpoint_every=2 -out "$$out" \
+	    >"$$out/stdout" 2>"$$out/stderr"; then \
+	  echo "gpu-check: FAILED, stderr:" >&2; cat "$$out/stderr" >&2; exit 1; fi; \
+	sed 's/^/  /' "$$out/stdout"; \
+	if [ $$gpu = 0 ] && grep -q 'failed call to cuInit' "$$out/stderr"; then \
+	  echo "gpu-check: TensorFlow noted (expected without a GPU): $$(grep -o 'failed call to cuInit.*' "$$out/stderr" | head -1)"; \
+	  grep -v 'failed call to cuInit' "$$out/stderr" >"$$out/stderr.rest" || true; mv "$$out/stderr.rest" "$$out/stderr"; fi; \
+	if [ -s "$$out/stderr" ]; then echo "gpu-check: FAILED: stderr not empty on success:" >&2; cat "$$out/stderr" >&2; exit 1; fi; \
+	test -f "$$out/shipwreck_starry_night/final.png" || { echo "gpu-check: FAILED: no final.png" >&2; exit 1; }; \
+	echo "gpu-check: device=gpu must fail in one clear line where no GPU is visible"; \
+	code=0; ./bin-gpu/runner -config experiments/paper.yaml -set model=testdata/vgg19-tiny -set device=gpu \
+	    -set width=64 -set height=48 -set iterations=1 -out "$$out/gpu" >/dev/null 2>"$$out/gpu.err" || code=$$?; \
+	if grep -q 'unknown key.*device\|device.*unknown' "$$out/gpu.err"; then \
+	  echo "gpu-check: skipped: this runner has no device setting yet ($$(cat "$$out/gpu.err"))"; \
+	elif [ $$gpu = 1 ]; then \
+	  echo "gpu-check: a GPU is visible: device=gpu exit $$code"; test $$code -eq 0; \
+	else \
+	  test $$code -ne 0 || { echo "gpu-check: FAILED: device=gpu succeeded with no GPU" >&2; exit 1; }; \
+	  test $$(wc -l <"$$out/gpu.err") -eq 1 || { echo "gpu-check: FAILED: device=gpu error is not one line:" >&2; cat "$$out/gpu.err" >&2; exit 1; }; \
+	  echo "  $$(cat "$$out/gpu.err")"; fi; \
+	echo "gpu-check: ok"
+
+$(GPU_STAMP): $(REQUIREMENTS)
+	@test -x $(GPU_PY) || $(PYTHON) -m venv $(GPU_VENV)
+	$(GPU_PY) -m pip install --quiet --disable-pip-version-check -r $(REQUIREMENTS) '$(GPU_WHEEL)'
+	@rm -f $(GPU_VENV)/.setup-*
+	@$(MAKE) --no-print-directory check-tf VENV=$(GPU_VENV) PY=$(GPU_PY) TFLIB=$(GPU_VENV)/tflib
+	@touch $@
+
+bin-gpu/runner-tf: $(GPU_STAMP) $(GO_SOURCES)
+	$(GPU_CGO_ENV) go build -o $@ ./cmd/runner-tf
+
+bin-gpu/runner: bin-gpu/runner-tf $(GO_SOURCES)
+	CGO_ENABLED=0 go build -o $@ ./cmd/runner

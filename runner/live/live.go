@@ -1,0 +1,349 @@
+// Package live serves a small web page that shows runs and sweeps while
+// they go: each run folder's newest checkpoint picture, its loss curve and
+// its state, updated in the open page by server-sent events.
+//
+// The design is a poller: Watch reads the run folders under an output root
+// every Poll interval (status.json, metrics.csv, the newest styled_*.png or
+// final.png), and the page is told when anything changed. The runner needs
+// no hooks, the view works the same for a run, a sweep run in one process,
+// or Slurm array jobs writing to a shared folder, and a crashed run simply
+// stops changing.
+package live
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/styletransfer/gostyle/runner/report"
+)
+
+// Poll is how often Watch looks at the run folders.
+const Poll = 500 * time.Millisecond
+
+// ListenAddr completes a -serve address: a bare port (":8080") means the
+// loopback interface only, so nothing is exposed to the network unless a
+// host is named ("0.0.0.0:8080", "myhost:8080").
+func ListenAddr(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("serve address %q: %w (want [host]:port, e.g. :8080)", addr, err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return "", fmt.Errorf("serve address %q: bad port %q", addr, port)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// Server serves the page and keeps the state of the watched run folders.
+type Server struct {
+	mux  *http.ServeMux
+	http *http.Server
+	ln   net.Listener
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	roots   []string
+	points  []Point
+	changed chan struct{} // closed and replaced when points change
+	metrics map[string]metricsSummary
+	plots   map[string][]byte // loss SVG by metrics path + version
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// New listens on addr (see ListenAddr) and serves the page until Close.
+// Listening happens here, so a taken port is an error now, not later.
+func New(addr string) (*Server, error) {
+	full, err := ListenAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", full)
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	s := newServer()
+	s.ln = ln
+	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("live view stopped", "err", err)
+		}
+	}()
+	return s, nil
+}
+
+func newServer() *Server {
+	s := &Server{
+		mux:     http.NewServeMux(),
+		log:     slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		changed: make(chan struct{}),
+		metrics: map[string]metricsSummary{},
+		plots:   map[string][]byte{},
+		stop:    make(chan struct{}),
+	}
+	s.mux.HandleFunc("GET /{$}", s.page)
+	s.mux.HandleFunc("GET /events", s.events)
+	s.mux.HandleFunc("GET /points.json", s.pointsJSON)
+	s.mux.HandleFunc("GET /picture", s.picture)
+	s.mux.HandleFunc("GET /loss.svg", s.lossSVG)
+	return s
+}
+
+// URL is the page's address, e.g. http://127.0.0.1:8080/.
+func (s *Server) URL() string { return "http://" + s.ln.Addr().String() + "/" }
+
+// SetLogger sets where the server reports its own errors (default stderr).
+func (s *Server) SetLogger(l *slog.Logger) { s.log = l }
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Watch shows the run folders under root (an output root, a sweep's folder
+// or one run folder) and follows them until Close. It reads them once
+// before returning, so the page is complete from the first request. A root
+// that does not exist yet is watched until it does (the runner creates it).
+func (s *Server) Watch(root string) error {
+	if fi, err := os.Stat(root); err == nil && !fi.IsDir() {
+		return fmt.Errorf("watch %s: not a folder", root)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("watch: %w", err)
+	}
+	s.mu.Lock()
+	s.roots = append(s.roots, root)
+	s.mu.Unlock()
+	s.refresh()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(Poll)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+				s.refresh()
+			}
+		}
+	}()
+	return nil
+}
+
+// Close stops watching and serving; open pages see the stream end.
+func (s *Server) Close() error {
+	select {
+	case <-s.stop:
+		return nil
+	default:
+	}
+	close(s.stop)
+	var err error
+	if s.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		err = s.http.Shutdown(ctx)
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = s.http.Close()
+		}
+	}
+	s.wg.Wait()
+	return err
+}
+
+// refresh reads every root and tells the pages if anything changed.
+func (s *Server) refresh() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var all []Point
+	seen := map[string]int{}
+	for _, root := range s.roots {
+		points, err := scan(root, s.metrics)
+		if err != nil {
+			continue // a root not there yet (or gone): nothing to show
+		}
+		for _, p := range points {
+			if n := seen[p.Name]; n > 0 { // the same name under two roots
+				p.Name += " (" + strconv.Itoa(n+1) + ")"
+			}
+			seen[p.Name]++
+			all = append(all, p)
+		}
+	}
+	if !samePoints(all, s.points) {
+		s.points = all
+		close(s.changed)
+		s.changed = make(chan struct{})
+	}
+}
+
+func samePoints(a, b []Point) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// snapshot is the current points and the channel closed on their next change.
+func (s *Server) snapshot() ([]Point, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.points, s.changed
+}
+
+func (s *Server) find(name string) (Point, bool) {
+	points, _ := s.snapshot()
+	for _, p := range points {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Point{}, false
+}
+
+//go:embed page.html
+var pageFS embed.FS
+
+var pageTmpl = template.Must(template.ParseFS(pageFS, "page.html"))
+
+func (s *Server) page(w http.ResponseWriter, r *http.Request) {
+	points, _ := s.snapshot()
+	var b bytes.Buffer
+	if err := pageTmpl.Execute(&b, points); err != nil {
+		http.Error(w, "page: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(b.Bytes())
+}
+
+func (s *Server) pointsJSON(w http.ResponseWriter, r *http.Request) {
+	points, _ := s.snapshot()
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(nonNil(points))
+}
+
+func nonNil(p []Point) []Point {
+	if p == nil {
+		return []Point{}
+	}
+	return p
+}
+
+// events streams the points as server-sent events: all of them at once,
+// then again after every change; a comment every 15 s keeps proxies from
+// closing a quiet stream.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	keepAlive := time.NewTicker(15 * time.Second)
+	defer keepAlive.Stop()
+	for {
+		points, changed := s.snapshot()
+		data, err := json.Marshal(nonNil(points))
+		if err != nil {
+			return
+		}
+		if _, err := fmt.Fprintf(w, "data: %s\n\n", data); err != nil {
+			return
+		}
+		flusher.Flush()
+		for waiting := true; waiting; {
+			select {
+			case <-changed:
+				waiting = false
+			case <-keepAlive.C:
+				if _, err := w.Write([]byte(": keep-alive\n\n")); err != nil {
+					return
+				}
+				flusher.Flush()
+			case <-r.Context().Done():
+				return
+			case <-s.stop:
+				return
+			}
+		}
+	}
+}
+
+// picture serves a point's newest picture. The point is looked up by name
+// and the file is the one the scan found, so no request names a path.
+func (s *Server) picture(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.find(r.URL.Query().Get("point"))
+	if !ok || p.Picture == "" {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Cache-Control", "max-age=3600") // the URL carries the version
+	http.ServeFile(w, r, filepath.Join(p.dir, p.Picture))
+}
+
+// lossSVG draws a point's loss curve with runner/report, once per version
+// of its metrics.csv.
+func (s *Server) lossSVG(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.find(r.URL.Query().Get("point"))
+	if !ok || p.MetricsV == "" {
+		http.NotFound(w, r)
+		return
+	}
+	path := filepath.Join(p.dir, "metrics.csv")
+	key := path + "@" + p.MetricsV
+	s.mu.Lock()
+	svg, ok := s.plots[key]
+	s.mu.Unlock()
+	if !ok {
+		f, err := os.Open(path)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		var b bytes.Buffer
+		err = report.LossPlotSVG(f, &b)
+		f.Close()
+		if err != nil { // e.g. no rows yet: say so in the picture's place
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		svg = b.Bytes()
+		s.mu.Lock()
+		for k := range s.plots { // keep one version per file
+			if len(k) > len(path) && k[:len(path)+1] == path+"@" {
+				delete(s.plots, k)
+			}
+		}
+		s.plots[key] = svg
+		s.mu.Unlock()
+	}
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "max-age=3600")
+	w.Write(svg)
+}

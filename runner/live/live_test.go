@@ -1,0 +1,302 @@
+package live
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fixture is a run folder as the runner writes it, grown by the test.
+type fixture struct {
+	t   *testing.T
+	dir string
+	row int
+}
+
+func newFixture(t *testing.T, dir string) *fixture {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, dir: dir}
+	f.write("metrics.csv", []byte("iteration,total,content,style,tv,seconds\n"))
+	return f
+}
+
+func (f *fixture) write(name string, data []byte) {
+	f.t.Helper()
+	// Like the runner: write a temporary file, then rename it into place.
+	tmp := filepath.Join(f.dir, "."+name+".tmp")
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(f.dir, name)); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// rows appends n metrics rows with falling losses.
+func (f *fixture) rows(n int) {
+	f.t.Helper()
+	file, err := os.OpenFile(filepath.Join(f.dir, "metrics.csv"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer file.Close()
+	for i := 0; i < n; i++ {
+		total := 1e6 / float64(f.row+1)
+		fmt.Fprintf(file, "%d,%g,%g,%g,0,%.4f\n", f.row, total, total/100, total*0.99, float64(f.row)*0.1)
+		f.row++
+	}
+}
+
+// picture writes a solid-colour PNG of w x h.
+func (f *fixture) picture(name string, w, h int, c color.RGBA) {
+	f.t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for i := 0; i < len(img.Pix); i += 4 {
+		copy(img.Pix[i:], []byte{c.R, c.G, c.B, 255})
+	}
+	var b strings.Builder
+	if err := png.Encode(&b, img); err != nil {
+		f.t.Fatal(err)
+	}
+	f.write(name, []byte(b.String()))
+}
+
+func TestListenAddr(t *testing.T) {
+	for in, want := range map[string]string{
+		":8080":        "127.0.0.1:8080",
+		"0.0.0.0:8080": "0.0.0.0:8080",
+		"localhost:0":  "localhost:0",
+		"[::1]:9000":   "[::1]:9000",
+	} {
+		if got, err := ListenAddr(in); err != nil || got != want {
+			t.Errorf("ListenAddr(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"8080", ":http-alt", ":99999", "host"} {
+		if _, err := ListenAddr(bad); err == nil || !strings.Contains(err.Error(), bad) {
+			t.Errorf("ListenAddr(%q): error %v, want one naming it", bad, err)
+		}
+	}
+}
+
+// A bare port binds the loopback interface only.
+func TestNewBindsLoopback(t *testing.T) {
+	s, err := New(":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !strings.HasPrefix(s.URL(), "http://127.0.0.1:") {
+		t.Errorf("URL %s, want the loopback interface", s.URL())
+	}
+	if _, err := New(strings.TrimSuffix(strings.TrimPrefix(s.URL(), "http://"), "/")); err == nil {
+		t.Error("a taken port gave no error")
+	}
+}
+
+func TestScan(t *testing.T) {
+	root := t.TempDir()
+	running := newFixture(t, filepath.Join(root, "sweep", "p0.partial"))
+	running.rows(3)
+	running.picture("initial.png", 8, 6, color.RGBA{1, 2, 3, 255})
+	running.picture("styled_0010.png", 8, 6, color.RGBA{1, 2, 3, 255})
+	running.picture("styled_0002.png", 8, 6, color.RGBA{1, 2, 3, 255})
+	old := newFixture(t, filepath.Join(root, "sweep", "p0")) // the previous run, being replaced
+	old.rows(9)
+	old.picture("final.png", 8, 6, color.RGBA{})
+	done := newFixture(t, filepath.Join(root, "single"))
+	done.rows(5)
+	done.picture("final.png", 8, 6, color.RGBA{})
+	failed := newFixture(t, filepath.Join(root, "sweep", "p1"))
+	failed.write("status.json", []byte(`{"state":"failed","error":"iteration 3: loss is NaN"}`))
+	os.MkdirAll(filepath.Join(root, "notes"), 0o755) // not a run folder
+	points, err := scan(root, map[string]metricsSummary{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range points {
+		got = append(got, fmt.Sprintf("%s %s %d %g %s", p.Name, p.State, p.Iteration, p.Loss, p.Picture))
+	}
+	want := []string{
+		"single done 4 200000 final.png",
+		"sweep/p0 running 2 333333.3333333333 styled_0010.png",
+		"sweep/p1 failed -1 0 ",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("points:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if _, err := scan(filepath.Join(root, "missing"), nil); err == nil {
+		t.Error("a missing root gave no error")
+	}
+}
+
+// readEvent reads one server-sent event's data line.
+func readEvent(t *testing.T, r *bufio.Reader) []Point {
+	t.Helper()
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("event stream: %v", err)
+		}
+		if data, ok := strings.CutPrefix(line, "data: "); ok {
+			var points []Point
+			if err := json.Unmarshal([]byte(data), &points); err != nil {
+				t.Fatalf("event %q: %v", data, err)
+			}
+			return points
+		}
+	}
+}
+
+func get(t *testing.T, url string) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
+func TestHandlers(t *testing.T) {
+	root := t.TempDir()
+	run := newFixture(t, filepath.Join(root, "shipwreck_starry_night.partial"))
+	run.rows(5)
+	run.picture("styled_0005.png", 32, 24, color.RGBA{200, 0, 0, 255})
+	s := newServer()
+	if err := s.Watch(root); err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	defer s.Close()
+
+	resp, body := get(t, ts.URL+"/")
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("page: %s %s", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	for _, want := range []string{`data-point="shipwreck_starry_night"`, "iteration 4, total loss 2e&#43;05", `src="picture?point=shipwreck_starry_night&amp;v=`, `src="loss.svg?point=shipwreck_starry_night&amp;v=`, "new EventSource"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+
+	resp, body = get(t, ts.URL+"/picture?point=shipwreck_starry_night")
+	if img, err := png.Decode(strings.NewReader(string(body))); resp.StatusCode != 200 || err != nil || img.Bounds().Dx() != 32 {
+		t.Errorf("picture: %s, %v", resp.Status, err)
+	}
+	resp, body = get(t, ts.URL+"/loss.svg?point=shipwreck_starry_night")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(string(body), "<svg") {
+		t.Errorf("loss.svg: %s %s %.100s", resp.Status, resp.Header.Get("Content-Type"), body)
+	}
+	for _, bad := range []string{"/picture?point=../../etc", "/loss.svg?point=nope", "/picture"} {
+		if resp, _ := get(t, ts.URL+bad); resp.StatusCode != 404 {
+			t.Errorf("%s: %s, want 404", bad, resp.Status)
+		}
+	}
+
+	// The event stream sends the state now, then after each change.
+	resp, err := http.Get(ts.URL + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Errorf("events: content type %q", ct)
+	}
+	events := bufio.NewReader(resp.Body)
+	first := readEvent(t, events)
+	if len(first) != 1 || first[0].Iteration != 4 || first[0].Picture != "styled_0005.png" || first[0].State != "running" {
+		t.Fatalf("first event %+v", first)
+	}
+	run.rows(5)
+	run.picture("styled_0010.png", 32, 24, color.RGBA{0, 200, 0, 255})
+	deadline := time.Now().Add(10 * Poll)
+	for {
+		p := readEvent(t, events)
+		if len(p) == 1 && p[0].Iteration == 9 && p[0].Picture == "styled_0010.png" {
+			if p[0].PictureV == first[0].PictureV || p[0].MetricsV == first[0].MetricsV {
+				t.Errorf("versions did not change: %+v then %+v", first[0], p[0])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no event with the new checkpoint; last %+v", p)
+		}
+	}
+	// The run ends: the folder loses .partial and gains final.png.
+	run.picture("final.png", 32, 24, color.RGBA{0, 0, 200, 255})
+	if err := os.Rename(run.dir, filepath.Join(root, "shipwreck_starry_night")); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		p := readEvent(t, events)
+		if len(p) == 1 && p[0].State == "done" && p[0].Picture == "final.png" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no event with the finished run; last %+v", p)
+		}
+	}
+	_, body = get(t, ts.URL+"/points.json")
+	var points []Point
+	if err := json.Unmarshal(body, &points); err != nil || len(points) != 1 || points[0].State != "done" {
+		t.Errorf("points.json: %s %v", body, err)
+	}
+}
+
+// An empty root serves a page that says so, and an empty list.
+func TestEmptyRoot(t *testing.T) {
+	s := newServer()
+	defer s.Close()
+	if err := s.Watch(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	_, body := get(t, ts.URL+"/")
+	if !strings.Contains(string(body), `<p id="empty">No run folders yet`) {
+		t.Error("empty page does not say there are no runs")
+	}
+	if _, body := get(t, ts.URL+"/points.json"); strings.TrimSpace(string(body)) != "[]" {
+		t.Errorf("points.json %q, want []", body)
+	}
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o644)
+	if err := s.Watch(file); err == nil || !strings.Contains(err.Error(), "not a folder") {
+		t.Errorf("watching a file: error %v", err)
+	}
+	// A root that does not exist yet shows its runs once it does.
+	later := filepath.Join(t.TempDir(), "later")
+	if err := s.Watch(later); err != nil {
+		t.Fatal(err)
+	}
+	newFixture(t, filepath.Join(later, "run")).rows(1)
+	for deadline := time.Now().Add(10 * Poll); ; time.Sleep(Poll / 5) {
+		if points, _ := s.snapshot(); len(points) == 1 && points[0].Name == "run" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a root created after Watch never showed its run")
+		}
+	}
+}
