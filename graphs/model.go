@@ -35,6 +35,9 @@ func featuresSig(layer string) string { return "features_" + layer }
 type Model struct {
 	Dir  string
 	Meta Metadata
+	// Device is the TensorFlow device the graph runs on ("/device:CPU:0",
+	// "/device:GPU:0"), as chosen by Options.Device.
+	Device string
 
 	tfm  *tg.Model
 	sigs map[string]signature
@@ -44,35 +47,6 @@ type Model struct {
 	// deepest is the index of the deepest layer the targets use (SetTargets):
 	// NewEvaluator runs that layer's loss signature.
 	deepest int
-}
-
-// Options say how LoadWith loads a model: TensorFlow session settings and trust.
-// Zero values leave TensorFlow's defaults (one thread per core).
-type Options struct {
-	IntraOpThreads int // threads inside one op (a convolution)
-	InterOpThreads int // ops run at the same time
-	// Trust loads a model whose graphs hold ops export/ does not emit (ops
-	// that could read or write files, run Python or use a network): only for
-	// a model the user vouches for (-trust-model). See checkSafe.
-	Trust bool
-}
-
-// sessionOptions serialises opts as the ConfigProto TensorFlow reads.
-func (opts Options) sessionOptions() (*tf.SessionOptions, error) {
-	if opts.IntraOpThreads < 0 || opts.InterOpThreads < 0 {
-		return nil, fmt.Errorf("thread counts %d and %d: want 0 (TensorFlow's default) or more", opts.IntraOpThreads, opts.InterOpThreads)
-	}
-	if opts.IntraOpThreads == 0 && opts.InterOpThreads == 0 {
-		return nil, nil
-	}
-	config, err := proto.Marshal(&corepb.ConfigProto{
-		IntraOpParallelismThreads: int32(opts.IntraOpThreads),
-		InterOpParallelismThreads: int32(opts.InterOpThreads),
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &tf.SessionOptions{Config: config}, nil
 }
 
 type signature struct {
@@ -93,7 +67,7 @@ func LoadWith(dir string, opts Options) (*Model, error) {
 }
 
 func load(dir string, opts Options) (*Model, error) {
-	sessionOpts, err := opts.sessionOptions()
+	sessionOpts, device, err := opts.session()
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +106,7 @@ func load(dir string, opts Options) (*Model, error) {
 		}
 	}
 
-	m := &Model{Dir: dir, sigs: map[string]signature{}}
+	m := &Model{Dir: dir, Device: device, sigs: map[string]signature{}}
 	if err := catch(func() { m.tfm = tg.LoadModel(dir, []string{"serve"}, sessionOpts) }); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}

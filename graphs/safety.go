@@ -38,7 +38,8 @@ var computeOps = opSet(
 	// VGG19, Gram matrices and losses
 	"Conv2D", "BiasAdd", "Relu", "AvgPool", "MaxPool", "MatMul",
 	"AddN", "AddV2", "Sub", "Mul", "Neg", "Square", "Sum", "Max",
-	"Greater", "LogicalOr", "SelectV2",
+	"Greater", "LogicalOr", "SelectV2", "Select", "NotEqual",
+	"BatchMatMulV2", "Transpose", "Pad", "Pow", "Log", // the grid TV (dx^2 + dy^2)^p
 	// shapes
 	"Shape", "ShapeN", "Size", "Rank", "Range", "Reshape", "Pack", "Unpack",
 	"Tile", "Fill", "BroadcastTo", "StridedSlice", "ZerosLike",
@@ -61,7 +62,7 @@ var restoreOps = opSet("RestoreV2")
 // session runs only what its fetches depend on. Refusing it would refuse
 // every model; allowing it anywhere would let a signature write files.
 var saveOps = opSet("SaveV2", "MergeV2Checkpoints", "ShardedFilename", "StringJoin",
-	"StaticRegexFullMatch", "Select", "DisableCopyOnRead")
+	"StaticRegexFullMatch", "DisableCopyOnRead")
 
 // refusedWhy explains well-known refused ops; any op not allowed is refused.
 var refusedWhy = func() map[string]string {

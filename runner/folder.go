@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 
 	"github.com/styletransfer/gostyle/runner/config"
 	"github.com/styletransfer/gostyle/runner/picture"
+	"github.com/styletransfer/gostyle/runner/report"
 	"github.com/styletransfer/gostyle/runner/rundir"
 )
 
@@ -23,7 +27,7 @@ type folder struct {
 
 // openFolder opens (or resumes) the run folder and writes the record of the
 // run: the resolved config and the model's metadata.
-func openFolder(ex *experiment, log io.Writer) (*folder, error) {
+func openFolder(ex *experiment, log *slog.Logger) (*folder, error) {
 	resolved, id, err := resolvedConfig(ex)
 	if err != nil {
 		return nil, err
@@ -33,7 +37,7 @@ func openFolder(ex *experiment, log io.Writer) (*folder, error) {
 		return nil, err
 	}
 	for _, n := range rf.Notes() {
-		fmt.Fprintf(log, "note: %s\n", n)
+		log.Warn(n)
 	}
 	f := &folder{Folder: rf, mean: ex.mean,
 		caption: map[string]string{"Software": "gostyle runner", "Comment": ex.model.Meta.Describe()}}
@@ -48,10 +52,9 @@ func openFolder(ex *experiment, log io.Writer) (*folder, error) {
 // resolvedConfig is the config as it runs and its id: a hash of what
 // decides the results (not overwrite or log_every).
 func resolvedConfig(ex *experiment) (map[string]any, string, error) {
+	// As given (not the sizes it resolved to), so that config.yaml read
+	// back by -resume has the same id.
 	resolved := ex.cfg.Resolved()
-	last := ex.scales[len(ex.scales)-1]
-	resolved["width"], resolved["height"] = last.width, last.height
-	resolved["max_size"] = 0 // width and height say it now
 	idKeys := make(map[string]any, len(resolved))
 	for k, v := range resolved {
 		if k != "overwrite" && k != "log_every" {
@@ -81,7 +84,9 @@ func (f *folder) writeRecord(ex *experiment, resolved map[string]any) error {
 	if err != nil {
 		return err
 	}
-	header := fmt.Sprintf("# resolved config of this run\n# model: %s\n", ex.model.Meta.Describe())
+	last := ex.scales[len(ex.scales)-1]
+	header := fmt.Sprintf("# resolved config of this run (rerun it, or resume it with runner -resume %s)\n# model: %s\n# device: %s\n# picture: %dx%d\n",
+		ex.dir, ex.model.Meta.Describe(), ex.model.Device, last.width, last.height)
 	if err := f.WriteFile("config.yaml", append([]byte(header), y...)); err != nil {
 		return fmt.Errorf("write config.yaml: %w", err)
 	}
@@ -90,4 +95,25 @@ func (f *folder) writeRecord(ex *experiment, resolved map[string]any) error {
 		return err
 	}
 	return f.WriteFile("model.json", append(js, '\n'))
+}
+
+// writeReport draws loss.png (the losses against iteration, log scale) and
+// compare.png (content | style | result), from the files the run wrote.
+func (f *folder) writeReport() error {
+	metrics, err := os.Open(filepath.Join(f.Path(), "metrics.csv"))
+	if err != nil {
+		return fmt.Errorf("loss.png: %w", err)
+	}
+	defer metrics.Close()
+	if err := f.WriteWith("loss.png", func(w io.Writer) error { return report.LossPlot(metrics, w) }); err != nil {
+		return fmt.Errorf("loss.png: %w", err)
+	}
+	panels, err := report.RunPanels(f.Path())
+	if err != nil {
+		return fmt.Errorf("compare.png: %w", err)
+	}
+	if err := f.WriteWith("compare.png", func(w io.Writer) error { return report.Compare(panels, w) }); err != nil {
+		return fmt.Errorf("compare.png: %w", err)
+	}
+	return nil
 }

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"io"
+	"log/slog"
 	"math"
 	"path/filepath"
 	"slices"
@@ -15,6 +15,7 @@ import (
 	"github.com/styletransfer/gostyle/runner/config"
 	"github.com/styletransfer/gostyle/runner/optim"
 	"github.com/styletransfer/gostyle/runner/picture"
+	"github.com/styletransfer/gostyle/runner/progress"
 	"github.com/styletransfer/gostyle/runner/rundir"
 )
 
@@ -23,7 +24,8 @@ type run struct {
 	ex      *experiment
 	f       *folder
 	rec     *recorder
-	log     io.Writer
+	rep     *progress.Reporter
+	log     *slog.Logger
 	res     Result
 	losses  graphs.Losses
 	it      int // iterations completed, all scales
@@ -37,19 +39,22 @@ type run struct {
 	offset  float64         // seconds spent before a resume
 }
 
-func newRun(ex *experiment, f *folder, log io.Writer) (*run, error) {
+func newRun(ex *experiment, f *folder, rep *progress.Reporter) (*run, error) {
 	rec, err := newRecorder(f, ex.layers, ex.model.Meta.Layers)
 	if err != nil {
 		return nil, err
 	}
-	r := &run{ex: ex, f: f, rec: rec, log: log, total: ex.cfg.Iterations * len(ex.scales), res: Result{Dir: ex.dir}}
+	log := rep.Logger()
+	r := &run{ex: ex, f: f, rec: rec, rep: rep, log: log, total: ex.cfg.Iterations * len(ex.scales), res: Result{Dir: ex.dir}}
 	md := ex.model.Meta
-	fmt.Fprintf(log, "model: %s\n", md.Describe())
+	log.Info("model", "weights", md.Describe(), "device", ex.model.Device)
 	if note := ex.model.VersionNote(); note != "" {
-		fmt.Fprintf(log, "note: %s\n", note)
+		log.Warn(note)
 	}
 	last := ex.scales[len(ex.scales)-1]
-	fmt.Fprintf(log, "run: %s (%dx%d, %d iterations, %s, %s normalisation)\n", ex.dir, last.width, last.height, r.total, ex.cfg.Optimizer, ex.cfg.Normalization)
+	log.Info("run", "dir", ex.dir, "size", fmt.Sprintf("%dx%d", last.width, last.height), "iterations", r.total,
+		"optimizer", ex.cfg.Optimizer, "normalization", ex.cfg.Normalization)
+	rep.Start(filepath.Base(ex.dir), r.total)
 	return r, nil
 }
 
@@ -109,7 +114,7 @@ func (r *run) scale(ctx context.Context, i int) error {
 	}
 	r.rec.useTargets(t)
 	if len(ex.scales) > 1 {
-		fmt.Fprintf(r.log, "scale %d/%d: %dx%d\n", i+1, len(ex.scales), sz.width, sz.height)
+		r.log.Info("scale", "scale", fmt.Sprintf("%d/%d", i+1, len(ex.scales)), "size", fmt.Sprintf("%dx%d", sz.width, sz.height))
 	}
 	opt := newOptimizer(cfg, len(x))
 	if r.resumed != nil {
@@ -164,14 +169,14 @@ func (r *run) optimise(ctx context.Context, eval *graphs.Evaluator, t *scaleTarg
 			}
 			if r.it < end && ctx.Err() != nil {
 				r.res.Interrupted = true
-				fmt.Fprintf(r.log, "interrupted after %d iterations: saving where it got to\n", r.it)
+				r.log.Warn("interrupted: saving a checkpoint to resume from", "iterations", r.it)
 				return r.checkpoint(x, opt, scale, r.evals-1) // resumes here, redoing this row
 			}
 			return nil
 		}
 		done, err := opt.Step(x, r.losses.Total, grad)
 		if errors.Is(err, optim.ErrStalled) {
-			fmt.Fprintf(r.log, "iteration %d: %v: stopping this scale\n", r.it, err)
+			r.log.Warn("stopping this scale", "iteration", r.it, "reason", err.Error())
 			stalled = true
 			continue
 		}
@@ -230,7 +235,7 @@ func (r *run) resume() (int, error) {
 	r.resumed, r.it = &st, st.Iteration
 	r.evals, r.offset = int(st.Extra["evaluations"]), st.Extra["seconds"]
 	r.res.Initial.Total = float32(st.Extra["initial_total"])
-	fmt.Fprintf(r.log, "resuming %s from iteration %d\n", r.ex.dir, st.Iteration)
+	r.log.Info("resuming", "dir", r.ex.dir, "iteration", st.Iteration)
 	return int(st.Extra["scale"]), nil
 }
 
@@ -247,11 +252,7 @@ func (r *run) record(end int) error {
 		r.res.PerIteration = (elapsed - r.first) / float64(r.it)
 	}
 	r.res.Iterations, r.res.Evaluations, r.res.Seconds = r.it, r.evals, elapsed
-	if every := r.ex.cfg.LogEvery; every > 0 && (r.it%every == 0 || r.it == end) {
-		l := r.losses
-		fmt.Fprintf(r.log, "iter %5d/%d  eval %5d  total %.4g  content %.4g  style %.4g  tv %.4g%s\n",
-			r.it, r.total, r.evals, l.Total, l.Content, l.Style, l.TV, pace(r.it, r.total, r.res.PerIteration))
-	}
+	r.rep.Step(r.it, r.losses.Total, r.losses.Content, r.losses.Style, r.losses.TV)
 	return nil
 }
 
@@ -296,6 +297,9 @@ func (r *run) finish() (*Result, error) {
 	if err := r.rec.close(); err != nil {
 		return nil, err
 	}
+	if err := r.f.writeReport(); err != nil {
+		return nil, err
+	}
 	r.f.SetIteration(r.it)
 	if r.res.Interrupted {
 		if err := r.f.Interrupt(r.it); err != nil {
@@ -309,11 +313,3 @@ func (r *run) finish() (*Result, error) {
 	return &r.res, nil
 }
 
-// pace is "  0.750 s/it  eta 1m15s" once an iteration has been timed.
-func pace(it, total int, perIt float64) string {
-	if it == 0 {
-		return ""
-	}
-	eta := time.Duration(perIt * float64(total-it) * float64(time.Second)).Round(time.Second)
-	return fmt.Sprintf("  %.3f s/it  eta %s", perIt, eta)
-}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/styletransfer/gostyle/graphs"
 	"github.com/styletransfer/gostyle/runner/config"
+	"github.com/styletransfer/gostyle/runner/progress"
 )
 
 // Result describes a finished (or interrupted) run.
@@ -39,11 +40,18 @@ type Result struct {
 // status.json says done only once every output is final, and an unfinished
 // run of the same config resumes from its last checkpoint. A sweep calls Run
 // once per point with one shared model.
-func Run(ctx context.Context, cfg config.Config, model *graphs.Model, log io.Writer) (res *Result, err error) {
+func Run(ctx context.Context, cfg config.Config, model *graphs.Model, log io.Writer) (*Result, error) {
+	return RunWith(ctx, cfg, model, progress.New(log, progress.Options{Every: cfg.LogEvery, Terminal: progress.Never}))
+}
+
+// RunWith is Run reporting through rep: a progress bar on a terminal, slog
+// lines elsewhere (see runner/progress).
+func RunWith(ctx context.Context, cfg config.Config, model *graphs.Model, rep *progress.Reporter) (res *Result, err error) {
 	ex, err := prepare(cfg, model)
 	if err != nil {
 		return nil, err
 	}
+	log := rep.Logger()
 	f, err := openFolder(ex, log)
 	if err != nil {
 		return nil, err
@@ -56,10 +64,11 @@ func Run(ctx context.Context, cfg config.Config, model *graphs.Model, log io.Wri
 			res, err = nil, cerr
 		}
 	}()
-	r, err := newRun(ex, f, log)
+	r, err := newRun(ex, f, rep)
 	if err != nil {
 		return nil, err
 	}
+	defer rep.Finish()
 	defer r.rec.close()
 	first, err := r.resume()
 	if err != nil {

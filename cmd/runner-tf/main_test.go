@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/styletransfer/gostyle/runner/rundir"
 	"github.com/styletransfer/gostyle/runner/testenv"
 )
 
@@ -131,36 +132,65 @@ func TestBadInputIsOneClearLine(t *testing.T) {
 	}
 }
 
-// SIGTERM (what a scheduler sends) stops the run at an iteration boundary:
-// exit 130, and a complete run folder with the picture it got to.
-func TestSignalSavesTheRunAndExits130(t *testing.T) {
-	out := t.TempDir()
-	cmd := asMain(t, "-config", "experiments/paper.yaml", "-set", "model=testdata/vgg19-tiny",
-		"-set", "width=32", "-set", "height=24", "-set", "iterations=100000", "-set", "log_every=1", "-out", out)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 4096)
-	var seen strings.Builder
-	for !strings.Contains(seen.String(), "iter     1/") {
-		n, err := stdout.Read(buf)
-		if err != nil {
-			cmd.Process.Kill()
-			t.Fatalf("runner ended before iterating: %v\n%s", err, seen.String())
-		}
-		seen.Write(buf[:n])
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	go io.Copy(io.Discard, stdout)
-	err = cmd.Wait()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
-		t.Fatalf("exit: %v, want 130", err)
-	}
-	if _, err := os.Stat(filepath.Join(out, "shipwreck_starry_night", "final.png")); err != nil {
-		t.Error(err)
+// SIGINT (Ctrl-C) and SIGTERM (what a scheduler sends) stop the run after
+// the current step with a checkpoint: exit 130 and 143 as a shell reports
+// them, a run folder marked interrupted, and the command that resumes it,
+// which then finishes the run.
+func TestSignalCheckpointsAndResumes(t *testing.T) {
+	for _, tc := range []struct {
+		sig  syscall.Signal
+		exit int
+	}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}} {
+		t.Run(tc.sig.String(), func(t *testing.T) {
+			out := t.TempDir()
+			cmd := asMain(t, "-config", "experiments/paper.yaml", "-set", "model=testdata/vgg19-tiny",
+				"-set", "width=32", "-set", "height=24", "-set", "iterations=300", "-set", "log_every=1",
+				"-set", "checkpoint_every=0", "-out", out)
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 4096)
+			var seen strings.Builder
+			for !strings.Contains(seen.String(), "msg=iteration it=1 ") {
+				n, err := stdout.Read(buf)
+				if err != nil {
+					cmd.Process.Kill()
+					t.Fatalf("runner ended before iterating: %v\n%s", err, seen.String())
+				}
+				seen.Write(buf[:n])
+			}
+			cmd.Process.Signal(tc.sig)
+			rest, _ := io.ReadAll(stdout)
+			seen.Write(rest)
+			err = cmd.Wait()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != tc.exit {
+				t.Fatalf("exit: %v, want %d\n%s", err, tc.exit, seen.String())
+			}
+			dir := filepath.Join(out, "shipwreck_starry_night")
+			if !strings.Contains(seen.String(), "resume with: runner -resume "+dir) {
+				t.Errorf("no resume hint in\n%s", seen.String())
+			}
+			st, err := rundir.ReadStatus(dir)
+			if err != nil || st.State != rundir.Interrupted {
+				t.Fatalf("status %+v, %v: want interrupted", st, err)
+			}
+			stdoutText, stderr, code := runMain(t, "-resume", dir)
+			if code != 0 || stderr != "" {
+				t.Fatalf("resume: exit %d, stderr %q\n%s", code, stderr, stdoutText)
+			}
+			if !strings.Contains(stdoutText, "msg=resuming") {
+				t.Errorf("resume did not say it resumed:\n%s", stdoutText)
+			}
+			if st, err := rundir.ReadStatus(dir); err != nil || st.State != rundir.Done || st.Iteration != 300 {
+				t.Errorf("after resume: status %+v, %v: want done at 300", st, err)
+			}
+			if _, _, code := runMain(t, "-resume", dir); code != 1 {
+				t.Errorf("resuming a finished run: exit %d, want 1", code)
+			}
+		})
 	}
 }

@@ -119,17 +119,17 @@ func Open(dir string, opts Options) (*Folder, error) {
 		if empty(dir) {
 			break // a fresh run in place
 		}
-		refusal = fmt.Errorf("run folder %s holds files but no %s (not a run of this runner, or one from an older version): choose another output, or overwrite it: %w", dir, statusName, ErrOtherRun)
+		refusal = refuse(ErrOtherRun, "run folder %s holds files but no %s (not a run of this runner, or one from an older version): choose another output or name, or pass -overwrite", dir, statusName)
 	case err != nil:
-		refusal = fmt.Errorf("run folder %s: %v: overwrite it, or choose another output: %w", dir, err, ErrOtherRun)
+		refusal = refuse(ErrOtherRun, "run folder %s: %v: choose another output or name, or pass -overwrite", dir, err)
 	case st.State == Done:
-		refusal = fmt.Errorf("run folder %s holds a finished run (config %s, %d iterations, finished %s): overwrite it to replace it, or choose another output: %w",
-			dir, st.ConfigID, st.Iteration, st.Updated.Local().Format(time.DateTime), ErrDone)
+		refusal = refuse(ErrDone, "run folder %s holds a finished run (config %s, %d iterations, finished %s): pass -overwrite to replace it (it stays until the new run finishes), or choose another output or name",
+			dir, st.ConfigID, st.Iteration, st.Updated.Local().Format(time.DateTime))
 	case st.ConfigID == opts.ConfigID:
 		f.resumable, f.previous = true, st
 	default:
-		refusal = fmt.Errorf("run folder %s holds an unfinished (%s) run of config %s, and this run's config is %s: overwrite it, or choose another output: %w",
-			dir, st.State, st.ConfigID, opts.ConfigID, ErrOtherRun)
+		refusal = refuse(ErrOtherRun, "run folder %s holds an unfinished (%s) run of another config (%s; this one is %s): pass -overwrite to replace it, or choose another output or name",
+			dir, st.State, st.ConfigID, opts.ConfigID)
 	}
 	if refusal != nil && !opts.Overwrite {
 		if repl != nil && repl.resumable() && repl.ConfigID == opts.ConfigID {
@@ -420,4 +420,18 @@ func hostname() string {
 		return "unknown"
 	}
 	return h
+}
+
+// refusal is Open's one-line refusal; errors.Is matches its kind
+// (ErrDone, ErrOtherRun) without the kind's text in the message.
+type refusal struct {
+	msg  string
+	kind error
+}
+
+func (r *refusal) Error() string { return r.msg }
+func (r *refusal) Unwrap() error { return r.kind }
+
+func refuse(kind error, format string, args ...any) error {
+	return &refusal{msg: fmt.Sprintf(format, args...), kind: kind}
 }

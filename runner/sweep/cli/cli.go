@@ -74,6 +74,7 @@ type Env struct {
 	Stdout    io.Writer
 	Status    sweep.StatusReader // the run-folder package's marker reader
 	Run       RunPoint           // nil is fine for -list, -status, -summary, -slurm, -k8s
+	PassOn    []string           // more flags every cluster task gets (e.g. -trust-model)
 }
 
 // Main does what the flags ask of a sweep config. Without an action flag it
@@ -191,7 +192,7 @@ func taskArgs(e Env, withOut bool) []string {
 	if withOut && e.Out != "" {
 		args = append(args, "-out", e.Out)
 	}
-	return args
+	return append(args, e.PassOn...)
 }
 
 func count(bs ...bool) int {

@@ -1,0 +1,143 @@
+package graphs
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	tf "github.com/galeone/tensorflow/tensorflow/go"
+	corepb "github.com/galeone/tensorflow/tensorflow/go/core/protobuf/for_core_protos_go_proto"
+	"google.golang.org/protobuf/proto"
+)
+
+// Options say how LoadWith loads a model: where and how TensorFlow runs it,
+// and whether the op allowlist applies.
+type Options struct {
+	// Device is "auto" (a GPU when TensorFlow sees one, else the CPU),
+	// "cpu", "gpu" (the first GPU) or "gpu:N". "" means auto.
+	Device string
+	// Thread pools; 0 leaves TensorFlow's choice (one thread per core).
+	IntraOpThreads int // threads inside one op (a convolution)
+	InterOpThreads int // ops run at the same time
+	// BFloat16 lets TensorFlow's graph optimizer run convolutions and
+	// matrix products in bfloat16 through oneDNN (AMX, AVX512-BF16 CPUs);
+	// variables, losses and the gradient stay float32.
+	BFloat16 bool
+	// Trust loads a model whose graphs hold ops export/ does not emit (ops
+	// that could read or write files, run Python or use a network): only for
+	// a model the user vouches for (-trust-model). See checkSafe.
+	Trust bool
+}
+
+// Device is a device TensorFlow can run on.
+type Device struct {
+	Name string // e.g. /job:localhost/replica:0/task:0/device:CPU:0
+	Type string // CPU, GPU
+}
+
+// Devices lists the devices TensorFlow sees on this host (with its default
+// settings: every GPU visible).
+func Devices() ([]Device, error) { return devices(nil) }
+
+func devices(opts *tf.SessionOptions) ([]Device, error) {
+	var (
+		list []tf.Device
+		err  error
+	)
+	if cerr := catch(func() {
+		var s *tf.Session
+		if s, err = tf.NewSession(tf.NewGraph(), opts); err != nil {
+			return
+		}
+		defer s.Close()
+		list, err = s.ListDevices()
+	}); cerr != nil {
+		return nil, cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list TensorFlow devices: %w", err)
+	}
+	out := make([]Device, len(list))
+	for i, d := range list {
+		out[i] = Device{Name: d.Name, Type: d.Type}
+	}
+	return out, nil
+}
+
+// TensorFlowVersion is the version of the TensorFlow library linked in.
+func TensorFlowVersion() string { return tf.Version() }
+
+// ParseDevice checks a device setting: auto, cpu, gpu or gpu:N. It returns
+// the GPU index asked for (-1 for auto and cpu).
+func ParseDevice(s string) (gpu int, err error) {
+	switch s {
+	case "", "auto", "cpu":
+		return -1, nil
+	case "gpu":
+		return 0, nil
+	}
+	if n, ok := strings.CutPrefix(s, "gpu:"); ok {
+		if i, err := strconv.Atoi(n); err == nil && i >= 0 {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("device %q: want auto, cpu, gpu or gpu:N", s)
+}
+
+// session turns opts into TensorFlow's session options (a serialised
+// ConfigProto) and names the device the graph will run on. A GPU asked for
+// on a host without one is an error, not a silent CPU run.
+func (opts Options) session() (*tf.SessionOptions, string, error) {
+	if opts.IntraOpThreads < 0 || opts.InterOpThreads < 0 {
+		return nil, "", fmt.Errorf("thread counts %d and %d: want 0 (TensorFlow's default) or more", opts.IntraOpThreads, opts.InterOpThreads)
+	}
+	gpu, err := ParseDevice(opts.Device)
+	if err != nil {
+		return nil, "", err
+	}
+	cfg := &corepb.ConfigProto{
+		IntraOpParallelismThreads: int32(opts.IntraOpThreads),
+		InterOpParallelismThreads: int32(opts.InterOpThreads),
+	}
+	device := "/device:CPU:0"
+	if opts.Device == "cpu" {
+		cfg.DeviceCount = map[string]int32{"GPU": 0}
+	} else {
+		all, err := Devices()
+		if err != nil {
+			return nil, "", err
+		}
+		var gpus []string
+		for _, d := range all {
+			if d.Type == "GPU" {
+				gpus = append(gpus, d.Name)
+			}
+		}
+		switch {
+		case gpu >= 0 && len(gpus) == 0:
+			return nil, "", fmt.Errorf("device %s: TensorFlow sees no GPU on this host (is the CUDA wheel installed? see README, GPU hosts); use device: auto or cpu", opts.Device)
+		case gpu >= len(gpus):
+			return nil, "", fmt.Errorf("device %s: TensorFlow sees %d GPU(s), numbered from 0", opts.Device, len(gpus))
+		case gpu >= 0:
+			cfg.GpuOptions = &corepb.GPUOptions{VisibleDeviceList: strconv.Itoa(gpu), AllowGrowth: true}
+			device = "/device:GPU:0" // the one visible GPU
+		case len(gpus) > 0: // auto with a GPU: TensorFlow places the graph on GPU:0
+			cfg.GpuOptions = &corepb.GPUOptions{AllowGrowth: true}
+			device = "/device:GPU:0"
+		}
+	}
+	if opts.BFloat16 {
+		cfg.GraphOptions = &corepb.GraphOptions{RewriteOptions: &corepb.RewriterConfig{
+			// field 25, named auto_mixed_precision_onednn_bfloat16 since TF 2.9
+			AutoMixedPrecisionMkl: corepb.RewriterConfig_ON,
+		}}
+	}
+	if proto.Equal(cfg, &corepb.ConfigProto{}) {
+		return nil, device, nil
+	}
+	b, err := proto.Marshal(cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	return &tf.SessionOptions{Config: b}, device, nil
+}
