@@ -312,4 +312,3 @@ func (r *run) finish() (*Result, error) {
 	r.res.Final = filepath.Join(r.f.Dir(), "final.png")
 	return &r.res, nil
 }
-

@@ -39,7 +39,7 @@ func TestInterruptedRunResumesExactly(t *testing.T) {
 
 	out := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	first, err := Run(ctx, tinyConfig(t, out, sets...), m, cancelAt{"iter     3/6", cancel})
+	first, err := Run(ctx, tinyConfig(t, out, sets...), m, cancelAt{"msg=iteration it=3 ", cancel})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,12 +21,12 @@ import (
 // first dimension and columns by the others (a grid key is a dimension; the
 // zip, whose keys move together, is one). A one-dimension sweep is one row.
 type Sheet struct {
-	Cell    int // side of the square a picture is fitted into, pixels
-	Pad     int // space around cells
-	LabelW  int // width of the row-label column
-	TitleH  int // height of the title line
-	LineH   int // height of one line of a label (a label holds one line per key)
-	CaptH   int // height of the caption under each picture
+	Cell   int // side of the square a picture is fitted into, pixels
+	Pad    int // space around cells
+	LabelW int // width of the row-label column
+	TitleH int // height of the title line
+	LineH  int // height of one line of a label (a label holds one line per key)
+	CaptH  int // height of the caption under each picture
 }
 
 // DefaultSheet fits pictures into 192-pixel squares.
