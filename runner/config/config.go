@@ -14,7 +14,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/spf13/cast"
 	"github.com/spf13/viper"
@@ -151,9 +153,9 @@ func LoadEnv(src Source, overrides []string, lookup func(string) (string, bool))
 			return Config{}, fmt.Errorf("-set %q: want key=value", o)
 		}
 		if err := set(v, key, val); err != nil {
-			return Config{}, fmt.Errorf("-set %s: %w", key, err)
+			return Config{}, fmt.Errorf("-set %s: %w", printable(key), err)
 		}
-		origins[key] = "-set " + key
+		origins[key] = "-set " + printable(key)
 	}
 	where := func(key string) string {
 		for k := key; ; {
@@ -235,7 +237,18 @@ type keyError struct {
 	key, want string
 }
 
-func (e *keyError) Error() string { return "key " + e.key + ": want " + e.want }
+func (e *keyError) Error() string { return "key " + printable(e.key) + ": want " + e.want }
+
+// printable is a key as typed when it is plain, else quoted, so that an
+// error naming it stays one readable line.
+func printable(key string) string {
+	for _, r := range key {
+		if !unicode.IsPrint(r) || unicode.IsSpace(r) || r == '"' {
+			return strconv.Quote(key)
+		}
+	}
+	return key
+}
 
 // Block returns the top-level block name (one of Blocks) of src, or nil
 // when src has none. A sweep reads its grid this way; Load ignores it.
@@ -504,14 +517,24 @@ func (d *decoder) weights(key string) map[string]float64 {
 	return out
 }
 
+// describe shows a bad value on one line, cut when long.
 func describe(v any) string {
-	switch v.(type) {
+	var s string
+	switch x := v.(type) {
 	case nil:
 		return "nothing"
 	case string:
-		return fmt.Sprintf("%q", v)
+		s = x
+	default:
+		s = fmt.Sprintf("%v", v)
 	}
-	return fmt.Sprintf("%v", v)
+	if r := []rune(s); len(r) > 80 {
+		s = string(r[:77]) + "..."
+	}
+	if _, isString := v.(string); isString || strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
