@@ -27,7 +27,7 @@ CGO_ENV = CGO_ENABLED=1 CGO_CFLAGS="-I$(TF_DIR)/include" \
 MODEL := models/vgg19-random
 GO_SOURCES := $(shell find cmd graphs runner configs -name '*.go' -o -name '*.yaml' 2>/dev/null) go.mod go.sum
 
-.PHONY: setup build export test test-go test-py demo bench check-tf clean
+.PHONY: setup build export test test-go test-py demo bench check-tf clean docs
 
 setup: $(STAMP) bin/runner
 
@@ -85,6 +85,11 @@ test-py: $(STAMP)
 
 bench: $(STAMP)
 	$(CGO_ENV) go test -run '^$$' -bench . -benchtime 20x ./...
+
+# The README's config reference, from the key table (runner/config/keys.go);
+# pure Go, no TensorFlow. A test in runner/config fails when it drifts.
+docs:
+	CGO_ENABLED=0 go run ./runner/config/internal/docgen README.md
 
 clean:
 	rm -rf bin results

@@ -4,14 +4,19 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/spf13/cast"
 	"github.com/spf13/viper"
@@ -55,6 +60,12 @@ type Config struct {
 	LBFGSMemory         int
 	MaxEvaluations      int
 	LogEvery            int
+	Device              string
+	IntraOpThreads      int
+	InterOpThreads      int
+	Precision           string
+	MaxPixels           int
+	DivergenceFactor    float64
 }
 
 // Source is where a config was found, for error messages and the resolved copy.
@@ -85,10 +96,21 @@ func Find(name, dir string, embedded fs.FS) (Source, error) {
 	return Source{}, fmt.Errorf("config %s: no such file (looked here and under %s/)", name, dir)
 }
 
-// Load parses src, applies overrides ("key=value", value in YAML) and checks
-// every key and type. Errors name the config and the key. Top-level Blocks
-// (sweep, slurm, k8s) are skipped: Block reads them.
+// Load parses src and applies, in this order of precedence, the defaults,
+// the file, the RUNNER_* environment (see EnvVar) and overrides
+// ("key=value", value in YAML; "map.entry=value" changes one entry of a
+// map), then checks every key and type. Errors are one line naming where the
+// bad value came from (the config, "environment RUNNER_X" or "-set x") and
+// the key. Top-level Blocks (sweep, slurm, k8s) are skipped: Block reads them.
 func Load(src Source, overrides []string) (Config, error) {
+	return LoadEnv(src, overrides, os.LookupEnv)
+}
+
+// LoadEnv is Load with the environment read through lookup (os.LookupEnv,
+// or a map in tests); a nil lookup reads no environment, for a config that
+// must load as it was recorded (a run folder's config.yaml on resume).
+// Only the table's keys are looked up, never the whole environment.
+func LoadEnv(src Source, overrides []string, lookup func(string) (string, bool)) (Config, error) {
 	doc, err := parse(src)
 	if err != nil {
 		return Config{}, err
@@ -109,37 +131,123 @@ func Load(src Source, overrides []string) (Config, error) {
 			v.SetDefault(k, map[string]any{})
 		}
 	}
+	// origins says where a key's value came from when it was not the file.
+	origins := map[string]string{}
+	if lookup != nil {
+		for _, k := range keys {
+			name := EnvVar(k.name)
+			val, ok := lookup(name)
+			if !ok || val == "" { // viper's convention: an empty variable is unset
+				continue
+			}
+			if err := set(v, k.name, val); err != nil {
+				return Config{}, fmt.Errorf("environment %s: %w", name, err)
+			}
+			origins[k.name] = "environment " + name
+		}
+	}
 	for _, o := range overrides {
 		key, val, ok := strings.Cut(o, "=")
 		key = strings.ToLower(strings.TrimSpace(key))
 		if !ok || key == "" {
 			return Config{}, fmt.Errorf("-set %q: want key=value", o)
 		}
-		var parsed any
-		if err := yaml.Unmarshal([]byte(val), &parsed); err != nil {
-			return Config{}, fmt.Errorf("-set %s: value is not valid YAML: %s", key, oneLine(err))
+		if err := set(v, key, val); err != nil {
+			return Config{}, fmt.Errorf("-set %s: %w", printable(key), err)
 		}
-		if err := checkKnown(key); err != nil {
-			return Config{}, fmt.Errorf("-set %s: %w", key, err)
+		origins[key] = "-set " + printable(key)
+	}
+	where := func(key string) string {
+		for k := key; ; {
+			if o, ok := origins[k]; ok {
+				return o
+			}
+			i := strings.LastIndexByte(k, '.')
+			if i < 0 {
+				return "config " + src.Name
+			}
+			k = k[:i]
 		}
-		if slices.Contains(mapKeys(), key) {
-			v.SetDefault(key, map[string]any{})
-		}
-		if parsed == nil {
-			parsed = ""
-		}
-		v.Set(key, parsed)
 	}
 	for _, k := range v.AllKeys() {
 		if err := checkKnown(k); err != nil {
-			return Config{}, fmt.Errorf("config %s: %w", src.Name, err)
+			return Config{}, fmt.Errorf("%s: %w", where(k), err)
 		}
 	}
 	c, err := decode(v)
 	if err != nil {
+		var ke *keyError
+		if errors.As(err, &ke) {
+			return Config{}, fmt.Errorf("%s: %w", where(ke.key), err)
+		}
 		return Config{}, fmt.Errorf("config %s: %w", src.Name, err)
 	}
 	return c, nil
+}
+
+// EnvVar is the environment variable that overrides key, in viper's
+// conventions: RUNNER_, then the key in upper case with dots as underscores
+// (style_weight: RUNNER_STYLE_WEIGHT).
+func EnvVar(key string) string {
+	return "RUNNER_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// set applies one override, its value parsed as YAML: a whole key, or one
+// entry of a map key (style_layers.conv1_1), the rest of the map kept.
+func set(v *viper.Viper, key, val string) error {
+	var parsed any
+	if err := yaml.Unmarshal([]byte(val), &parsed); err != nil {
+		return fmt.Errorf("value is not valid YAML: %s", oneLine(err))
+	}
+	if err := checkKnown(key); err != nil {
+		return err
+	}
+	if parsed == nil {
+		parsed = ""
+	}
+	if m, entry, ok := mapEntry(key); ok {
+		cur, isMap := v.Get(m).(map[string]any)
+		if !isMap {
+			return &keyError{m, "a map of layer: weight, got " + describe(v.Get(m))}
+		}
+		next := maps.Clone(cur) // never the table's default map itself
+		next[entry] = parsed
+		v.Set(m, next)
+		return nil
+	}
+	if slices.Contains(mapKeys(), key) {
+		v.SetDefault(key, map[string]any{})
+	}
+	v.Set(key, parsed)
+	return nil
+}
+
+// mapEntry splits "style_layers.conv1_1" into a map key and an entry.
+func mapEntry(name string) (m, entry string, ok bool) {
+	for _, m := range mapKeys() {
+		if e, ok := strings.CutPrefix(name, m+"."); ok {
+			return m, e, true
+		}
+	}
+	return "", "", false
+}
+
+// keyError is a bad value of one key; Load prefixes where the value came from.
+type keyError struct {
+	key, want string
+}
+
+func (e *keyError) Error() string { return "key " + printable(e.key) + ": want " + e.want }
+
+// printable is a key as typed when it is plain, else quoted, so that an
+// error naming it stays one readable line.
+func printable(key string) string {
+	for _, r := range key {
+		if !unicode.IsPrint(r) || unicode.IsSpace(r) || r == '"' {
+			return strconv.Quote(key)
+		}
+	}
+	return key
 }
 
 // Block returns the top-level block name (one of Blocks) of src, or nil
@@ -243,7 +351,7 @@ func (c Config) validate() error {
 			continue
 		}
 		if want := k.check(&c); want != "" {
-			return fmt.Errorf("key %s: want %s", k.name, want)
+			return &keyError{k.name, want}
 		}
 	}
 	if len(c.ContentLayers)+len(c.StyleLayers) == 0 {
@@ -260,7 +368,7 @@ type decoder struct {
 
 func (d *decoder) fail(key string, want string, got any) {
 	if d.err == nil {
-		d.err = fmt.Errorf("key %s: want %s, got %v", key, want, describe(got))
+		d.err = &keyError{key, want + ", got " + describe(got)}
 	}
 }
 
@@ -409,14 +517,24 @@ func (d *decoder) weights(key string) map[string]float64 {
 	return out
 }
 
+// describe shows a bad value on one line, cut when long.
 func describe(v any) string {
-	switch v.(type) {
+	var s string
+	switch x := v.(type) {
 	case nil:
 		return "nothing"
 	case string:
-		return fmt.Sprintf("%q", v)
+		s = x
+	default:
+		s = fmt.Sprintf("%v", v)
 	}
-	return fmt.Sprintf("%v", v)
+	if r := []rune(s); len(r) > 80 {
+		s = string(r[:77]) + "..."
+	}
+	if _, isString := v.(string); isString || strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
@@ -433,7 +551,7 @@ func (c Config) Resolved() map[string]any {
 	out := make(map[string]any, len(keys))
 	for _, k := range keys {
 		v := reflectValue(k.field(&c))
-		if k.path {
+		if k.flags&absPath != 0 {
 			switch x := v.(type) {
 			case string:
 				v = abs(x)
@@ -476,6 +594,32 @@ func reflectValue(p any) any {
 		return *x
 	}
 	panic(fmt.Sprintf("config: no value for %T", p))
+}
+
+// Canonical is the config's identity as bytes: the YAML of Resolved without
+// the keys that do not change what a run computes (output, name, overwrite,
+// log_every, thread counts, max_pixels: the table's notInID keys). A single
+// run and a sweep point with the same settings have the same Canonical, and
+// so does the config reloaded from its own resolved YAML.
+func (c Config) Canonical() ([]byte, error) {
+	resolved := c.Resolved()
+	for _, k := range keys {
+		if k.flags&notInID != 0 {
+			delete(resolved, k.name)
+		}
+	}
+	return YAML(resolved)
+}
+
+// ID is the first 12 hex digits of the SHA-256 of Canonical: a short name
+// for "these settings", recorded in run folders and sweep summaries.
+func (c Config) ID() (string, error) {
+	y, err := c.Canonical()
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(y)
+	return hex.EncodeToString(sum[:])[:12], nil
 }
 
 // YAML renders a resolved config.

@@ -210,3 +210,19 @@ func TestReferenceMarkdownListsEveryKey(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// The README's reference block is ReferenceMarkdown() exactly.
+func TestREADMEReferenceIsCurrent(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok1 := strings.Cut(string(readme), "<!-- config-reference:begin -->\n")
+	block, _, ok2 := strings.Cut(rest, "<!-- config-reference:end -->")
+	if !ok1 || !ok2 {
+		t.Fatal("README.md lacks the config-reference markers")
+	}
+	if block != ReferenceMarkdown() {
+		t.Errorf("README.md's config reference differs from runner/config/keys.go: run `make docs`")
+	}
+}
