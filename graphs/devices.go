@@ -7,6 +7,7 @@ import (
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
 	corepb "github.com/galeone/tensorflow/tensorflow/go/core/protobuf/for_core_protos_go_proto"
+	"golang.org/x/sys/cpu"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -141,3 +142,7 @@ func (opts Options) session() (*tf.SessionOptions, string, error) {
 	}
 	return &tf.SessionOptions{Config: b}, device, nil
 }
+
+// HasBFloat16Math reports whether the CPU has bfloat16 matrix instructions
+// (AMX-BF16 or AVX512-BF16), which oneDNN uses for precision: bfloat16.
+func HasBFloat16Math() bool { return cpu.X86.HasAMXBF16 || cpu.X86.HasAVX512BF16 }

@@ -1,8 +1,6 @@
 package runner
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -49,24 +47,11 @@ func openFolder(ex *experiment, log *slog.Logger) (*folder, error) {
 	return f, nil
 }
 
-// resolvedConfig is the config as it runs and its id: a hash of what
-// decides the results (not overwrite or log_every).
+// resolvedConfig is the config as it runs (as given: config.yaml read back
+// by -resume has the same id) and its id (config.Config.ID).
 func resolvedConfig(ex *experiment) (map[string]any, string, error) {
-	// As given (not the sizes it resolved to), so that config.yaml read
-	// back by -resume has the same id.
-	resolved := ex.cfg.Resolved()
-	idKeys := make(map[string]any, len(resolved))
-	for k, v := range resolved {
-		if k != "overwrite" && k != "log_every" {
-			idKeys[k] = v
-		}
-	}
-	y, err := config.YAML(idKeys)
-	if err != nil {
-		return nil, "", err
-	}
-	sum := sha256.Sum256(y)
-	return resolved, hex.EncodeToString(sum[:8]), nil
+	id, err := ex.cfg.ID()
+	return ex.cfg.Resolved(), id, err
 }
 
 // save writes a picture (mean added back, clipped) as a PNG, atomically.

@@ -37,6 +37,17 @@ type run struct {
 	content *picture.Tensor // this scale's content (preserve_colors)
 	resumed *rundir.State   // the checkpoint to resume the first scale from
 	offset  float64         // seconds spent before a resume
+	gradBad bool            // the last gradient held NaN or Inf
+}
+
+// finite reports whether every value is a number: x-x is 0 for finite x
+// and NaN for NaN and the infinities.
+func finite(v []float32) bool {
+	var acc float32
+	for _, x := range v {
+		acc += x - x
+	}
+	return acc == 0
 }
 
 func newRun(ex *experiment, f *folder, rep *progress.Reporter) (*run, error) {
@@ -154,10 +165,11 @@ func (r *run) optimise(ctx context.Context, eval *graphs.Evaluator, t *scaleTarg
 		if err := eval.Evaluate(x, grad, &r.losses); err != nil {
 			return fmt.Errorf("iteration %d: %w", r.it, err)
 		}
+		r.gradBad = !finite(grad)
 		t.adjust(&r.losses)
 		r.evals++
-		if bad := float64(r.losses.Total); math.IsNaN(bad) || math.IsInf(bad, 0) {
-			return fmt.Errorf("iteration %d: loss is %v (try a smaller learning_rate)", r.it, r.losses.Total)
+		if err := r.check(); err != nil {
+			return err
 		}
 		if err := r.record(end); err != nil {
 			return err
@@ -237,6 +249,26 @@ func (r *run) resume() (int, error) {
 	r.res.Initial.Total = float32(st.Extra["initial_total"])
 	r.log.Info("resuming", "dir", r.ex.dir, "iteration", st.Iteration)
 	return int(st.Extra["scale"]), nil
+}
+
+// check stops a run whose numbers went wrong, naming the iteration and the
+// likely cause; the run folder keeps its last good checkpoint.
+func (r *run) check() error {
+	total := float64(r.losses.Total)
+	start := float64(r.res.Initial.Total)
+	switch {
+	case math.IsNaN(total) || math.IsInf(total, 0):
+		if r.evals == 1 && r.it == 0 {
+			return fmt.Errorf("iteration %d: the loss of the start picture is %v: the weights (content_weight, style_weight, tv_weight, layer weights) are too large for float32; make them smaller", r.it, r.losses.Total)
+		}
+		return fmt.Errorf("iteration %d: the loss became %v: the optimizer diverged; try a smaller learning_rate", r.it, r.losses.Total)
+	case r.gradBad:
+		return fmt.Errorf("iteration %d: the gradient holds NaN or Inf values: the optimizer diverged; try a smaller learning_rate", r.it)
+	case r.ex.cfg.DivergenceFactor > 0 && r.evals > 1 && start > 0 && total > r.ex.cfg.DivergenceFactor*start:
+		return fmt.Errorf("iteration %d: the loss grew from %.4g to %.4g, over divergence_factor (%g) times its start: the optimizer diverges; try a smaller learning_rate (divergence_factor: 0 turns this check off)",
+			r.it, start, total, r.ex.cfg.DivergenceFactor)
+	}
+	return nil
 }
 
 // record writes the evaluation's rows, keeps the result and logs.

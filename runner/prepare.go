@@ -43,6 +43,7 @@ type layerPlan struct {
 
 func prepare(cfg config.Config, model *graphs.Model) (*experiment, error) {
 	md := model.Meta
+	picture.MaxPixels = cfg.MaxPixels
 	for _, group := range []struct {
 		key    string
 		layers []string

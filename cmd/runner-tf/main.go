@@ -188,7 +188,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if o.sweep.Any() {
 		return fmt.Errorf("config %s has no sweep: block: -list, -index, -summary, -status, -slurm and -k8s need one", src.Name)
 	}
-	cfg, err := config.Load(src, o.sets)
+	loadConfig := config.Load
+	if o.resume != "" { // exactly the config the run recorded
+		loadConfig = func(src config.Source, _ []string) (config.Config, error) { return config.LoadEnv(src, nil, nil) }
+	}
+	cfg, err := loadConfig(src, o.sets)
 	if err != nil {
 		return err
 	}
@@ -205,7 +209,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		defer stopServe()
 	}
-	model, err := load(cfg, o.trust)
+	model, err := load(cfg, o.trust, stdout)
 	if err != nil {
 		return err
 	}
@@ -258,9 +262,18 @@ func withSignals() (context.Context, *syscall.Signal) {
 	return ctx, got
 }
 
+// modelOptions are cfg's session settings for its model.
+func modelOptions(cfg config.Config, trust bool) graphs.Options {
+	return graphs.Options{Device: cfg.Device, IntraOpThreads: cfg.IntraOpThreads, InterOpThreads: cfg.InterOpThreads,
+		BFloat16: cfg.Precision == "bfloat16", Trust: trust}
+}
+
 // load loads cfg's model with its session settings.
-func load(cfg config.Config, trust bool) (*graphs.Model, error) {
-	return graphs.LoadWith(cfg.Model, graphs.Options{Trust: trust})
+func load(cfg config.Config, trust bool, stdout io.Writer) (*graphs.Model, error) {
+	if cfg.Precision == "bfloat16" && !graphs.HasBFloat16Math() {
+		fmt.Fprintln(stdout, "note: precision bfloat16: this CPU has neither AMX-BF16 nor AVX512-BF16, so TensorFlow emulates bfloat16 (slower than float32, no gain)")
+	}
+	return graphs.LoadWith(cfg.Model, modelOptions(cfg, trust))
 }
 
 // report prints the result of a single run.
@@ -298,7 +311,7 @@ func runSweep(ctx context.Context, sig *syscall.Signal, o *options, src config.S
 	}
 	o.progress.Every = 0
 	rep := progress.New(stdout, o.progress)
-	models := map[string]*graphs.Model{}
+	models := map[string]*graphs.Model{} // by folder and session settings: points share them
 	total, done := len(plan.Points), 0
 	if o.sweep.Index >= 0 {
 		total = 0 // one point: no sweep progress
@@ -316,13 +329,14 @@ func runSweep(ctx context.Context, sig *syscall.Signal, o *options, src config.S
 				rep.Point(done, total)
 				done++
 			}
-			m, ok := models[cfg.Model]
+			key := fmt.Sprintf("%s %+v", cfg.Model, modelOptions(cfg, o.trust))
+			m, ok := models[key]
 			if !ok {
 				var err error
-				if m, err = load(cfg, o.trust); err != nil {
+				if m, err = load(cfg, o.trust, stdout); err != nil {
 					return sweep.PointResult{}, err
 				}
-				models[cfg.Model] = m
+				models[key] = m
 			}
 			res, err := runner.RunWith(ctx, cfg, m, rep)
 			if err != nil {

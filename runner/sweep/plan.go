@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 
 	"github.com/styletransfer/gostyle/runner/config"
-	"go.yaml.in/yaml/v3"
 )
 
 // Plan is a sweep ready to run: its points, each point's config (Name set
@@ -57,17 +56,10 @@ func Load(src config.Source, sets []string, out string) (Plan, error) {
 	return p, nil
 }
 
-// Canonical is the id's input: the resolved config without the keys that
-// only say where it is written (output, name). yaml sorts map keys, so the
-// bytes do not depend on map order.
-func Canonical(cfg config.Config) ([]byte, error) {
-	cfg.Output, cfg.Name = "", ""
-	b, err := yaml.Marshal(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("resolved config: %w", err)
-	}
-	return b, nil
-}
+// Canonical is the id's input: config.Config.Canonical, the resolved config
+// without the keys that do not change the result, so a point's id is the
+// id its run folder records (config.Config.ID).
+func Canonical(cfg config.Config) ([]byte, error) { return cfg.Canonical() }
 
 // Dir is point i's run folder.
 func (p Plan) Dir(i int) string { return filepath.Join(p.Output, p.Points[i].Dir) }

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/styletransfer/gostyle/runner/config"
-	"go.yaml.in/yaml/v3"
 )
 
 const base = `model: testdata/vgg19-tiny
@@ -243,22 +242,21 @@ func TestIDsAreStableAndMeanTheConfig(t *testing.T) {
 	}
 }
 
-// The id is a hash of the canonical resolved config; check it against a
-// hash computed here from the YAML of the config decoded independently.
-func TestCanonicalIsTheResolvedConfig(t *testing.T) {
-	b, err := Canonical(config.Config{Model: "m", Output: "o", Name: "n", StyleLayers: map[string]float64{"b": 1, "a": 2}})
+// A point's id is the id its run folder records: config.Config.ID.
+func TestPointIDIsTheConfigID(t *testing.T) {
+	src := config.Source{Name: "s.yaml", Data: []byte("content: c.jpg\nstyle: s.jpg\nsweep:\n  grid:\n    style_weight: [1, 2]\n")}
+	plan, err := Load(src, nil, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m map[string]any
-	if err := yaml.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
+	for i, p := range plan.Points {
+		id, err := plan.Configs[i].ID()
+		if err != nil || p.ID != id {
+			t.Errorf("point %d: id %s, config id %s (%v)", i, p.ID, id, err)
+		}
 	}
-	if m["model"] != "m" || m["output"] != "" || m["name"] != "" {
-		t.Errorf("canonical config %v: want model m, output and name blank", m)
-	}
-	if !strings.Contains(string(b), "stylelayers:\n    a: 2\n    b: 1\n") {
-		t.Errorf("map keys not sorted:\n%s", b)
+	if plan.Points[0].ID == plan.Points[1].ID {
+		t.Error("two points, one id")
 	}
 }
 
