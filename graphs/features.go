@@ -90,17 +90,30 @@ func (m *Model) Features(img []float32, width, height int, keys ...string) (map[
 		}
 		deepest = max(deepest, i)
 	}
+	out := make(map[string]Tensor, len(keys))
+	pic := pictureKey(img, width, height)
+	var missing []string
+	for _, k := range keys {
+		if t, ok := m.features.get(cacheKey{pic, k}); ok {
+			out[k] = t
+		} else {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
 	in, err := imageTensor(img, width, height)
 	if err != nil {
 		return nil, err
 	}
-	res, err := m.run(featuresSig(m.Meta.Layers[deepest]), map[string]*tf.Tensor{"image": in}, keys...)
+	res, err := m.run(featuresSig(m.Meta.Layers[deepest]), map[string]*tf.Tensor{"image": in}, missing...)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]Tensor, len(keys))
-	for i, k := range keys {
+	for i, k := range missing {
 		out[k] = Tensor{res[i]}
+		m.features.put(cacheKey{pic, k}, out[k])
 	}
 	return out, nil
 }
