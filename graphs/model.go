@@ -44,7 +44,7 @@ type Model struct {
 
 	// zero targets fed for layers a run does not use (broadcast in the graph)
 	zeroContent, zeroGram *tf.Tensor
-	features featureCache // features computed, reused across runs (sweeps)
+	features              featureCache // features computed, reused across runs (sweeps)
 	// deepest is the index of the deepest layer the targets use (SetTargets):
 	// NewEvaluator runs that layer's loss signature.
 	deepest int
