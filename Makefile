@@ -64,10 +64,23 @@ bin/runner: bin/runner-tf $(GO_SOURCES)
 bin/runner-tf: $(STAMP) $(GO_SOURCES)
 	$(CGO_ENV) go build -o $@ ./cmd/runner-tf
 
-# The offline default model: full-width VGG19, random He-normal weights, seed 0.
-export: $(MODEL)/saved_model.pb
+# The offline default model: full-width VGG19, random He-normal weights, seed 0,
+# re-exported when the exporter changes (the runner refuses an older format).
+# Real weights: make export WEIGHTS=imagenet (Keras downloads them: needs a
+# network) or WEIGHTS=path/to/vgg19_..._notop.h5 or imagenet-vgg-verydeep-19.mat;
+# ARCH=vgg16 and POOLING=max as the export flags. The model lands in
+# models/<arch>-<weights name> (models/vgg19-random, models/vgg19-imagenet, ...).
+WEIGHTS ?= random
+ARCH ?= vgg19
+POOLING ?= avg
+EXPORT_MODEL := models/$(ARCH)-$(basename $(notdir $(WEIGHTS)))$(if $(filter max,$(POOLING)),-max)
+EXPORT_SOURCES := $(wildcard export/*.py)
 
-$(MODEL)/saved_model.pb: $(STAMP)
+export: $(STAMP)
+	@if [ "$(EXPORT_MODEL)" = "$(MODEL)" ]; then $(MAKE) --no-print-directory $(MODEL)/saved_model.pb; \
+	else $(PY) -m export --out $(EXPORT_MODEL) --weights $(WEIGHTS) --arch $(ARCH) --pooling $(POOLING) --force; fi
+
+$(MODEL)/saved_model.pb: $(STAMP) $(EXPORT_SOURCES)
 	$(PY) -m export --out $(MODEL) --weights random --seed 0 --pooling avg --force
 
 demo: bin/runner $(MODEL)/saved_model.pb
