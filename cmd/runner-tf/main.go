@@ -316,7 +316,11 @@ func runSweep(ctx context.Context, sig *syscall.Signal, o *options, src config.S
 	if o.sweep.Index >= 0 {
 		total = 0 // one point: no sweep progress
 	}
-	env := cli.Env{ConfigArg: o.config, Source: src, Sets: o.sets, Out: o.out, Stdout: stdout,
+	sweepOut := stdout
+	if o.progress.Quiet && !o.sweep.List && !o.sweep.Status && !o.sweep.SlurmDryRun && !o.sweep.K8s {
+		sweepOut = io.Discard // errors only
+	}
+	env := cli.Env{ConfigArg: o.config, Source: src, Sets: o.sets, Out: o.out, Stdout: sweepOut,
 		Status: func(dir string) (string, string, error) {
 			st, err := rundir.ReadStatus(dir)
 			if errors.Is(err, rundir.ErrNoStatus) {
