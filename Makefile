@@ -84,7 +84,7 @@ $(MODEL)/saved_model.pb: $(STAMP) $(EXPORT_SOURCES)
 	$(PY) -m export --out $(MODEL) --weights random --seed 0 --pooling avg --force
 
 demo: bin/runner $(MODEL)/saved_model.pb
-	./bin/runner -config quick.yaml
+	./bin/runner -config quick.yaml -overwrite
 	@echo "demo pictures: results/quick/ (final.png, styled_*.png, metrics.csv)"
 
 test: test-go test-py
