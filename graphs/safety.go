@@ -37,8 +37,8 @@ var computeOps = opSet(
 	"VarHandleOp", "ReadVariableOp", "AssignVariableOp",
 	// VGG layers, Gram matrices and losses
 	"Conv2D", "BiasAdd", "Relu", "AvgPool", "MaxPool", "MatMul", "BatchMatMulV2", "Transpose",
-	"AddN", "AddV2", "Sub", "Mul", "Neg", "Square", "Sum", "Pow", "Log", // Log: Pow's gradient
-	"Greater", "NotEqual", "Select", "SelectV2", "Pad",
+	"AddN", "AddV2", "Sub", "Mul", "Neg", "Square", "Sum", "NotEqual", "SelectV2", "Pad",
+	"Pow", "Log", "Greater", "Select", // the grid TV's power and its gradient
 	// shapes
 	"Shape", "ShapeN", "Rank", "Range", "Reshape", "Pack", "Tile", "Fill", "StridedSlice", "ZerosLike",
 	// gradients
