@@ -114,8 +114,10 @@ func readSaved(t *testing.T, dir string) *corepb.SavedModel {
 }
 
 // One fixture build serves every case; they run in order (the trusted load
-// comes last, as it writes the files the others check are absent).
+// comes last, as it writes the files the others check are absent). The build
+// is mostly a Python process: the package's other tests run meanwhile.
 func TestModelSafety(t *testing.T) {
+	t.Parallel()
 	dir := buildHostileModels(t)
 
 	t.Run("export's models pass and load", func(t *testing.T) {
