@@ -1,6 +1,7 @@
 package graphs
 
 import (
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	tf "github.com/galeone/tensorflow/tensorflow/go"
 	nodepb "github.com/galeone/tensorflow/tensorflow/go/core/framework/node_def_go_proto"
 	corepb "github.com/galeone/tensorflow/tensorflow/go/core/protobuf/for_core_protos_go_proto"
 	"google.golang.org/protobuf/proto"
@@ -19,18 +19,63 @@ import (
 // The function each tiny hostile model (graphs/testdata/hostile_models.py)
 // writes its file from, and the op that does it.
 var hostileVectors = map[string]struct{ op, fn string }{
-	"features":    {"WriteFile", "__inference_features_"},
+	"features":    {"WriteFile", "__inference_features_conv1_1_"},
 	"set_targets": {"WriteFile", "__inference_set_targets_"},
-	"loss":        {"WriteFile", "__inference_loss_"},
+	"loss":        {"WriteFile", "__inference_loss_conv1_1_"},
 	"metadata":    {"WriteFile", "__inference_metadata_"},
 	"nested":      {"WriteFile", "__inference_hidden_writer_"},
 	"init":        {"WriteFile", "__inference__initializer_"},
 	"restore":     {"WriteFile", "__inference__traced_restore_"},
-	"py_function": {"EagerPyFunc", "__inference_features_"},
+	"py_function": {"EagerPyFunc", "__inference_features_conv1_1_"},
+}
+
+// exportedModel is a model export/ wrote: the committed tiny ones, and the
+// fixture script's fresh export-<arch>-<pooling> of each option combination
+// that changes the graph.
+type exportedModel struct {
+	dir, arch, pooling string
+	layers             int
+}
+
+func exportedModels(t *testing.T, fixtures string) []exportedModel {
+	ms := []exportedModel{
+		{testenv.Path(t, "testdata", "vgg19-tiny"), "vgg19", "avg", 16},
+		{testenv.Path(t, "testdata", "vgg19-tiny-max"), "vgg19", "max", 16},
+		{testenv.Path(t, "testdata", "vgg16-tiny"), "vgg16", "max", 13},
+	}
+	for arch, layers := range map[string]int{"vgg19": 16, "vgg16": 13} {
+		for _, pooling := range []string{"avg", "max"} {
+			ms = append(ms, exportedModel{filepath.Join(fixtures, "export-"+arch+"-"+pooling), arch, pooling, layers})
+		}
+	}
+	return ms
+}
+
+// opsOf lists the ops a SavedModel's graphs and functions use, function calls
+// by name left out.
+func opsOf(saved *corepb.SavedModel) map[string]bool {
+	ops := map[string]bool{}
+	for _, mg := range saved.GetMetaGraphs() {
+		g := newGraphIndex(mg)
+		add := func(n *nodepb.NodeDef) {
+			if g.fns[n.GetOp()] == nil {
+				ops[n.GetOp()] = true
+			}
+		}
+		for _, n := range mg.GetGraphDef().GetNode() {
+			add(n)
+		}
+		for _, f := range g.fns {
+			for _, n := range f.GetNodeDef() {
+				add(n)
+			}
+		}
+	}
+	return ops
 }
 
 // buildHostileModels runs the fixture script once (one Python process, about
-// 10 s of CPU) into a fresh folder.
+// 20 s of CPU: four tiny exports and the hostile models) into a fresh folder.
 func buildHostileModels(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -69,21 +114,46 @@ func readSaved(t *testing.T, dir string) *corepb.SavedModel {
 }
 
 // One fixture build serves every case; they run in order (the trusted load
-// comes last, as it writes the files the others check are absent).
+// comes last, as it writes the files the others check are absent). The build
+// is mostly a Python process: the package's other tests run meanwhile.
 func TestModelSafety(t *testing.T) {
+	t.Parallel()
 	dir := buildHostileModels(t)
 
-	t.Run("export's models load", func(t *testing.T) {
-		for path, pooling := range map[string]string{testenv.TinyModel(t): "avg", filepath.Join(dir, "max"): "max"} {
-			if vs := violations(readSaved(t, path)); len(vs) > 0 {
-				t.Errorf("%s: %d ops refused, first %s", path, len(vs), vs[0])
+	t.Run("export's models pass and load", func(t *testing.T) {
+		for _, e := range exportedModels(t, dir) {
+			if vs := violations(readSaved(t, e.dir)); len(vs) > 0 {
+				t.Errorf("%s: %d ops refused, first %s", e.dir, len(vs), vs[0])
 			}
-			m, err := Load(path)
+			m, err := Load(e.dir)
 			if err != nil {
-				t.Fatalf("Load(%s): %v", path, err)
+				t.Fatalf("Load(%s): %v", e.dir, err)
 			}
-			if m.Meta.Pooling != pooling || len(m.Meta.Layers) != 16 {
-				t.Errorf("%s: metadata %+v", path, m.Meta)
+			if md := m.Meta; md.Arch != e.arch || md.Pooling != e.pooling || len(md.Layers) != e.layers {
+				t.Errorf("%s: metadata %s %s %d layers, want %s %s %d", e.dir, md.Arch, md.Pooling, len(md.Layers), e.arch, e.pooling, e.layers)
+			}
+		}
+	})
+
+	// The allowlists hold every op the exports use, and nothing more: an op
+	// export/ stopped emitting is no longer allowed.
+	t.Run("the allowlist is exactly what export/ emits", func(t *testing.T) {
+		used := map[string]bool{}
+		for _, e := range exportedModels(t, dir) {
+			maps.Copy(used, opsOf(readSaved(t, e.dir)))
+		}
+		allowed := map[string]bool{}
+		for _, s := range []map[string]bool{computeOps, restoreOps, saveOps} {
+			maps.Copy(allowed, s)
+		}
+		for op := range used {
+			if !allowed[op] {
+				t.Errorf("export/ emits %s, which is not allowed", op)
+			}
+		}
+		for op := range allowed {
+			if !used[op] {
+				t.Errorf("%s is allowed, but no export uses it", op)
 			}
 		}
 	})
@@ -139,17 +209,15 @@ func TestModelSafety(t *testing.T) {
 		if w := written(t, dir); !slices.Equal(w, []string{"init", "restore"}) {
 			t.Errorf("loading wrote %v, want the init and restore writers only (no signature runs at load)", w)
 		}
-		img, err := tf.NewTensor([][][][]float32{{{{1, 2, 3}}}})
-		if err != nil {
-			t.Fatal(err)
-		}
 		if _, err := m.Features([]float32{1, 2, 3}, 1, 1, ActivationKey("conv1_1")); err != nil {
 			t.Fatal(err)
 		}
+		// Every coefficient 0: the evaluator runs loss_conv1_1, the hostile one.
 		if err := m.SetTargets(Targets{ContentWeights: make([]float32, 16), StyleWeights: make([]float32, 16)}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := m.run(sigLoss, map[string]*tf.Tensor{"image": img}, "total"); err != nil {
+		var l Losses
+		if err := m.NewEvaluator(2, 2).Evaluate(make([]float32, 12), make([]float32, 12), &l); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := m.run(sigMetadata, nil, "json"); err != nil {

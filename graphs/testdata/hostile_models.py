@@ -3,14 +3,19 @@
 Run from the repository root: python graphs/testdata/hostile_models.py OUT. Each hostile
 model makes TensorFlow write OUT/written-<vector> when the part of its graph named by
 <vector> runs. Writes:
-  OUT/max/           a plain `python -m export --pooling max --width-divisor 16` model;
+  OUT/export-<arch>-<pooling>/  plain `python -m export --arch <arch> --pooling <pooling>
+                     --width-divisor 16` models, for every combination of the options that
+                     change the graph (EXPORTS), so the allowlist is checked against what
+                     export/ emits now;
   OUT/<vector>/      a tiny module whose only hostile part is <vector> (features,
-                     set_targets, loss, metadata: a signature writes; nested: a function
-                     the features signature calls writes; init: the loader's init op
+                     set_targets, loss, metadata: that signature writes, features and loss
+                     being features_conv1_1 and loss_conv1_1; nested: a function the
+                     features_conv1_1 signature calls writes; init: the loader's init op
                      writes; restore: the loader's restore function writes; py_function:
-                     the features signature runs Python);
-  OUT/hostile/       a real export/ StyleGraph (widths /16, max pooling, OUT/max's
-                     metadata) with every vector above but py_function, so a trusted
+                     the features_conv1_1 signature runs Python);
+  OUT/hostile/       a real export/ StyleGraph (VGG19, widths /16, max pooling,
+                     OUT/export-vgg19-max's metadata) with every vector above but
+                     py_function (the nested writer called by loss_conv1_1), so a trusted
                      load can prove that each one writes.
 """
 
@@ -25,9 +30,15 @@ import tensorflow as tf  # noqa: E402
 from tensorflow.python.trackable import base  # noqa: E402
 
 from export import vgg  # noqa: E402
-from export.graph import _IMAGE, _TARGETS, StyleGraph  # noqa: E402
+from export.graph import StyleGraph, features_signature, loss_signature  # noqa: E402
 
 OUT = sys.argv[1]
+
+# Every --arch and --pooling: the options that change which ops the graph holds (the
+# weights, seed, width divisor and mean change only constants and shapes).
+EXPORTS = [(arch, pooling) for arch in vgg.ARCHS for pooling in ("avg", "max")]
+
+FIRST = vgg.VGG19.layers[0]  # the layer of the hostile features_ and loss_ signatures
 
 
 def write(vector):
@@ -63,37 +74,40 @@ class _WritingRestore(base.Trackable):
             return write("restore")
 
 
-class Hostile(StyleGraph):
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.init_writer = _WritingInit()
-        self.restore_writer = _WritingRestore()
-
-    @tf.function(input_signature=[_IMAGE])
-    def features(self, image):
-        write("features")
-        return StyleGraph.features.python_function(self, image)
-
-    @tf.function(input_signature=_TARGETS)
-    def set_targets(self, *targets):
-        write("set_targets")
-        return StyleGraph.set_targets.python_function(self, *targets)
-
-    @tf.function(input_signature=[_IMAGE])
-    def loss(self, image):
-        write("loss")
-        return StyleGraph.loss.python_function(self, hidden_writer(image))
-
-    @tf.function(input_signature=[])
-    def metadata(self):
-        write("metadata")
-        return StyleGraph.metadata.python_function(self)
-
-
 def _named(fn, name):
     """Names the traced function, so its library name is __inference_<name>_<n>."""
     fn.__name__ = name
     return fn
+
+
+def _writing(vector, name, fn, nested=False):
+    """fn (one of StyleGraph's tf.functions) writing first, traced as `name`; nested
+    passes its input through hidden_writer."""
+
+    def body(*args):
+        write(vector)
+        if nested:
+            args = (hidden_writer(args[0]),) + args[1:]
+        return fn.python_function(*args)
+
+    return tf.function(_named(body, name), input_signature=fn.input_signature)
+
+
+class Hostile(StyleGraph):
+    """export/'s StyleGraph with a writer in each kind of signature, the init op and
+    the restore function. signatures() picks the replaced functions up."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.init_writer = _WritingInit()
+        self.restore_writer = _WritingRestore()
+        self.set_targets = _writing("set_targets", "set_targets", self.set_targets)
+        self.metadata = _writing("metadata", "metadata", self.metadata)
+        # New lists: a tracked list's items cannot be replaced.
+        self.features = [_writing("features", features_signature(FIRST), self.features[0]),
+                         *self.features[1:]]
+        self.losses = [_writing("loss", loss_signature(FIRST), self.losses[0], nested=True),
+                       *self.losses[1:]]
 
 
 def _tiny(vector):
@@ -112,18 +126,20 @@ def _tiny(vector):
         write(vector)
         return {"json": tf.constant("{}")}
 
-    sig = "features"
+    sig = {"features": features_signature(FIRST), "loss": loss_signature(FIRST)}.get(vector, vector)
     if vector in ("features", "set_targets", "loss"):
-        sig, body = vector, _named(writing, vector)
+        body = _named(writing, sig)
     elif vector == "metadata":
-        sig, body = vector, _named(writing_metadata, vector)
-    elif vector == "nested":
-        body = _named(lambda x: plain(hidden_writer(x)), sig)
-    elif vector == "py_function":
-        body = _named(lambda x: plain(tf.py_function(lambda v: v, [x], tf.float32)), sig)
+        body = _named(writing_metadata, sig)
     else:
-        m.writer = {"init": _WritingInit, "restore": _WritingRestore}[vector]()
-        body = _named(plain, sig)
+        sig = features_signature(FIRST)
+        if vector == "nested":
+            body = _named(lambda x: plain(hidden_writer(x)), sig)
+        elif vector == "py_function":
+            body = _named(lambda x: plain(tf.py_function(lambda v: v, [x], tf.float32)), sig)
+        else:
+            m.writer = {"init": _WritingInit, "restore": _WritingRestore}[vector]()
+            body = _named(plain, sig)
     spec = [] if vector == "metadata" else [image]
     tf.saved_model.save(m, os.path.join(OUT, vector),
                         signatures={sig: tf.function(body, input_signature=spec)})
@@ -133,14 +149,16 @@ VECTORS = ("features", "set_targets", "loss", "metadata", "nested", "init", "res
 
 
 def main():
-    if exporter.main(["--out", os.path.join(OUT, "max"), "--pooling", "max",
-                      "--width-divisor", "16"]) != 0:
-        sys.exit("export --pooling max failed")
+    for arch, pooling in EXPORTS:
+        if exporter.main(["--out", os.path.join(OUT, f"export-{arch}-{pooling}"), "--arch", arch,
+                          "--pooling", pooling, "--width-divisor", "16"]) != 0:
+            sys.exit(f"export --arch {arch} --pooling {pooling} failed")
     for vector in VECTORS:
         _tiny(vector)
-    with open(os.path.join(OUT, "max", "assets.extra", "metadata.json")) as f:
+    with open(os.path.join(OUT, "export-vgg19-max", "assets.extra", "metadata.json")) as f:
         metadata_json = f.read()
-    Hostile(vgg.random_weights(0, 16), "max", metadata_json).save(os.path.join(OUT, "hostile"))
+    Hostile(vgg.VGG19, vgg.random_weights(0, 16, vgg.VGG19), "max", metadata_json).save(
+        os.path.join(OUT, "hostile"))
     written = [name for name in os.listdir(OUT) if name.startswith("written-")]
     if written:
         sys.exit(f"building the fixtures wrote {written}")
