@@ -25,6 +25,8 @@ import numpy as np
 
 from export import quiet
 
+CONTENT = "testdata/images/shipwreck.jpg"
+STYLE = "testdata/images/starry_night.jpg"
 CONTENT_LAYERS = {"conv4_2": 1.0}
 STYLE_LAYERS = {"conv1_1": 1.0, "conv2_1": 1.0, "conv3_1": 1.0, "conv4_1": 1.0, "conv5_1": 1.0}
 STYLE_WEIGHT = 500.0
