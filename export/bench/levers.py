@@ -11,7 +11,8 @@ final total loss (re-evaluated in float32) and picture difference.
     python -m export.bench.levers --one NAME --size 256x256 --iters 8   # one lever, JSON line
 
 Environment: LEVERS_SIZE (default 256x256), LEVERS_WARMUP (2), LEVERS_ITERS (8),
-LEVERS_MODELS (comma list of SavedModels, default .bench/vgg19-random), LEVERS_BF16_ITERS (100).
+LEVERS_MODELS (comma list of SavedModels, default .bench/vgg19-random), LEVERS_BF16_ITERS (100),
+LEVERS_ROUNDS (2), LEVERS (comma list of lever names, default all).
 """
 
 import argparse
@@ -126,6 +127,20 @@ def optimise(sess, x, iters, lr=2.0, b1=0.9, b2=0.999, eps=1e-8):
     return x, steps, totals
 
 
+def profile(tf, s, x, top=10):
+    """One traced step: milliseconds per op type (TensorFlow's step stats), largest first."""
+    opts = tf.compat.v1.RunOptions(trace_level=tf.compat.v1.RunOptions.FULL_TRACE)
+    meta = tf.compat.v1.RunMetadata()
+    s.sess.run(s.fetch, {s.image: x}, options=opts, run_metadata=meta)
+    by_op = {}
+    for dev in meta.step_stats.dev_stats:
+        for n in dev.node_stats:
+            label = n.timeline_label
+            op = label.split(" = ", 1)[1].split("(", 1)[0] if " = " in label else n.node_name.split(":")[0]
+            by_op[op] = by_op.get(op, 0.0) + n.op_end_rel_micros / 1000
+    return dict(sorted(by_op.items(), key=lambda kv: -kv[1])[:top])
+
+
 def pictures(args, tf):
     tf.get_logger().setLevel("ERROR")  # the TF1 loader's deprecation notice
     md = peer.metadata(args.model)
@@ -146,10 +161,13 @@ def one(args):
         msg = str(e).strip().splitlines()
         print(json.dumps({"lever": args.one, "error": f"{type(e).__name__}: {msg[0] if msg else ''}"[:300]}))
         return 0
+    setup = time.perf_counter() - t - sum(steps)
     print(json.dumps({"lever": args.one, "model": args.model, "size": f"{args.h}x{args.w}",
                       "s_per_iter": statistics.median(steps[args.warmup:]), "first_iter_s": steps[0],
-                      "setup_s": time.perf_counter() - t - sum(steps), "first_total": totals[0],
-                      "config": str(config).strip().replace("\n", "; ")}))
+                      "setup_s": setup, "first_total": totals[0],
+                      "config": str(config).strip().replace("\n", "; "),
+                      "config_hex": config.SerializeToString().hex(),
+                      "profile_top_ops": profile(tf, s, x0)}))
     return 0
 
 
@@ -203,23 +221,40 @@ def main(argv=None):
     if args.bf16_quality:
         return bf16_quality(args)
     tf_levers = os.environ.get("LEVERS", ",".join(LEVERS)).split(",")
+    if "default" not in tf_levers:
+        tf_levers.insert(0, "default")
     models = os.environ.get("LEVERS_MODELS", args.model).split(",")
-    out = {"size": args.size, "warmup": args.warmup, "iters": args.iters, "levers": [],
+    rounds = int(os.environ.get("LEVERS_ROUNDS", "2"))
+    out = {"size": args.size, "warmup": args.warmup, "iters": args.iters, "rounds": rounds, "levers": [],
            "loadavg_start": os.getloadavg(),
-           "note": "shared 2-core machine: other work makes timings noisy; compare within a run"}
-    tf = None
-    for model in models:
-        for name in tf_levers:
-            if tf is None:
-                tf = quiet.import_tensorflow()
-            env = _config(tf, name)[1]
-            r = run_child(["--one", name, "--model", model, "--size", args.size,
-                           "--warmup", str(args.warmup), "--iters", str(args.iters)], env)
-            r.setdefault("lever", name)
-            r["model"], r["env"] = model, env
-            out["levers"].append(r)
-            print(f"levers: {model} {name:18s} " + (f"{r['s_per_iter']:.3f} s/it (first {r['first_iter_s']:.2f} s)"
-                                                    if "s_per_iter" in r else f"ERROR {r['error']}"), flush=True)
+           "note": "shared 2-core machine: other work makes timings noisy; levers run round-robin and "
+                   "each is quoted against the default of the same model and round (speedup > 1 is faster)"}
+    tf = quiet.import_tensorflow()
+    for rnd in range(rounds):
+        for model in models:
+            base = None
+            for name in tf_levers:
+                env = _config(tf, name)[1]
+                r = run_child(["--one", name, "--model", model, "--size", args.size,
+                               "--warmup", str(args.warmup), "--iters", str(args.iters)], env)
+                r.setdefault("lever", name)
+                r["model"], r["env"], r["round"] = model, env, rnd + 1
+                if name == "default":
+                    base = r.get("s_per_iter")
+                if base and "s_per_iter" in r:
+                    r["speedup_vs_default"] = base / r["s_per_iter"]
+                out["levers"].append(r)
+                print(f"levers: round {rnd + 1} {model} {name:18s} "
+                      + (f"{r['s_per_iter']:.3f} s/it (first {r['first_iter_s']:.2f} s, "
+                         f"x{r.get('speedup_vs_default', float('nan')):.2f} vs default)"
+                         if "s_per_iter" in r else f"ERROR {r['error']}"), flush=True)
+    summary = {}
+    for r in out["levers"]:
+        if "speedup_vs_default" in r:
+            summary.setdefault(f"{r['model']} {r['lever']}", []).append(r["speedup_vs_default"])
+    out["median_speedup_vs_default"] = {k: statistics.median(v) for k, v in summary.items()}
+    for k, v in out["median_speedup_vs_default"].items():
+        print(f"levers: {k:45s} x{v:.2f} vs default (median of {len(summary[k])})")
     bf16_iters = int(os.environ.get("LEVERS_BF16_ITERS", "100"))
     if bf16_iters > 0:
         q = run_child(["--bf16-quality", "--model", models[0], "--size", "256x256", "--iters", str(bf16_iters)])
