@@ -69,20 +69,22 @@ def sizes():
 
 
 def machine():
-    model, flags = platform.processor() or "unknown", set()
+    model, flags, ident = platform.processor() or "unknown", set(), {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 key, _, value = line.partition(":")
                 if key.strip() == "model name":
                     model = value.strip()
+                elif key.strip() in ("cpu family", "model", "stepping", "cpu MHz") and key.strip() not in ident:
+                    ident[key.strip()] = value.strip()
                 elif key.strip() == "flags":
                     flags = set(value.split())
     except OSError:
         pass
     wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16",
               "amx_tile", "amx_bf16", "amx_int8")
-    return {"cpu_model": model, "flags": {f: f in flags for f in wanted},
+    return {"cpu_model": model, "cpuid": ident, "flags": {f: f in flags for f in wanted},
             "cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)),
             "loadavg_start": os.getloadavg()}
 
@@ -341,7 +343,8 @@ def main():
         md = json.load(f)
     info = machine()
     threads_env = {k: os.environ.get(k) for k in THREAD_ENV}
-    print(f"bench: {info['cpu_model']}, {info['usable_cores']} cores, "
+    print(f"bench: {info['cpu_model']} (family {info['cpuid'].get('cpu family')} model {info['cpuid'].get('model')}, "
+          f"{info['cpuid'].get('cpu MHz')} MHz), {info['usable_cores']} cores, "
           f"{' '.join(k for k, v in info['flags'].items() if v)}; model {model} ({md.get('weights')} weights)", flush=True)
     print(f"bench: {warmup} warm-up + {iters} timed iterations, {rounds} rounds of Go, peer; "
           f"thread env {', '.join(f'{k}={v}' for k, v in threads_env.items() if v) or 'unset (TensorFlow defaults)'}; "
