@@ -1,4 +1,4 @@
-"""python -m export --out DIR [options]: write the style-transfer VGG19 SavedModel.
+"""python -m export --out DIR [options]: write the style-transfer VGG SavedModel.
 
 Expected failures (bad option, missing or malformed weights file, existing --out) print
 one line to stderr and exit 2 with nothing written; the model is exported into a
@@ -13,7 +13,7 @@ import sys
 
 from . import quiet, vgg
 
-FORMAT = "styletransfer-vgg/1"
+FORMAT = "styletransfer-vgg/2"
 DEFAULT_MEAN = (123.0, 117.0, 104.0)
 
 
@@ -49,9 +49,15 @@ def _parser():
     p = _Parser(prog="export", description=__doc__.split("\n")[0])
     p.add_argument("--out", required=True, help="SavedModel directory to create")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.add_argument("--arch", choices=tuple(vgg.ARCHS), default="vgg19",
+                   help="vgg19 (16 conv layers, default) or vgg16 (13)")
     p.add_argument("--weights", default="random",
                    help="random (default), imagenet (Keras, needs network or its cache), "
-                        "or a path to a Keras notop .h5 or MatConvNet imagenet-vgg-verydeep-19.mat")
+                        "or a path to a Keras notop .h5 or MatConvNet imagenet-vgg-verydeep-19.mat "
+                        "(-16 for --arch vgg16)")
+    p.add_argument("--mat-kernels", choices=vgg.MAT_KERNELS,
+                   help="MatConvNet kernels: transposed (default; [w,h] swapped to [h,w], as "
+                        "anishathalye/neural-style) or as-stored (as the seed notebook)")
     p.add_argument("--seed", type=_whole_number(0), help="seed for --weights random (default 0)")
     p.add_argument("--pooling", choices=("avg", "max"), default="avg",
                    help="2x2/2 SAME pooling: avg (the paper's, default) or max")
@@ -64,16 +70,22 @@ def _parser():
 
 def _load_weights(args, parser):
     """Returns (weights, kind, source description) or exits with a one-line error."""
+    arch = vgg.ARCHS[args.arch]
+    if args.mat_kernels is not None and not args.weights.lower().endswith(".mat"):
+        parser.error("--mat-kernels applies only to a MatConvNet .mat --weights file")
     if args.weights != "random":
         for option, value in (("--seed", args.seed), ("--width-divisor", args.width_divisor)):
             if value is not None:
                 parser.error(f"{option} applies only to --weights random")
     if args.weights == "random":
         seed = 0 if args.seed is None else args.seed
-        return vgg.random_weights(seed, args.width_divisor or 1), "random", f"random seed {seed}"
+        return vgg.random_weights(seed, args.width_divisor or 1, arch), "random", f"random seed {seed}"
     if args.weights == "imagenet":
-        return vgg.load_keras_imagenet(), "imagenet", "keras.applications.VGG19 imagenet"
-    loaders = {".h5": ("keras-h5", vgg.load_keras_h5), ".mat": ("matconvnet", vgg.load_matconvnet)}
+        return vgg.load_keras_imagenet(arch), "imagenet", f"keras.applications.{arch.name.upper()} imagenet"
+    loaders = {
+        ".h5": ("keras-h5", lambda path: vgg.load_keras_h5(path, arch)),
+        ".mat": ("matconvnet", lambda path: vgg.load_matconvnet(path, arch, _mat_kernels(args))),
+    }
     ext = os.path.splitext(args.weights)[1].lower()
     if ext not in loaders:
         parser.error(f"--weights {args.weights!r}: want random, imagenet, or a .h5 or .mat file")
@@ -83,12 +95,29 @@ def _load_weights(args, parser):
     return load(args.weights), kind, os.path.basename(args.weights)
 
 
+def _mat_kernels(args):
+    return args.mat_kernels or "transposed"
+
+
 def _metadata(args, weights, kind, source, divisor, tf_version):
+    from . import graph  # after TensorFlow's quiet import
+
     seed = (0 if args.seed is None else args.seed) if kind == "random" else None
+    arch = vgg.ARCHS[args.arch]
+    options = {
+        "arch": arch.name,
+        "weights": args.weights,
+        "seed": seed,
+        "pooling": args.pooling,
+        "width_divisor": divisor,
+        "mean": list(args.mean),
+    }
+    if kind == "matconvnet":
+        options["mat_kernels"] = _mat_kernels(args)
     return {
         "format": FORMAT,
-        "arch": "vgg19",
-        "layers": list(vgg.LAYERS),
+        "arch": arch.name,
+        "layers": list(arch.layers),
         "channels": [int(k.shape[3]) for k, _ in weights],
         "pooling": args.pooling,
         "pool_padding": "SAME",
@@ -99,13 +128,14 @@ def _metadata(args, weights, kind, source, divisor, tf_version):
         "seed": seed,
         "width_divisor": divisor,
         "tensorflow": tf_version,
-        "export_options": {
-            "weights": args.weights,
-            "seed": seed,
-            "pooling": args.pooling,
-            "width_divisor": divisor,
-            "mean": list(args.mean),
+        "signatures": {
+            "loss": [graph.loss_signature(layer) for layer in arch.layers],
+            "features": [graph.features_signature(layer) for layer in arch.layers],
+            "depth": "loss_<L> and features_<L> compute layer L and the layers before it only: "
+                     "call the one named for the deepest layer a run uses",
+            "tv": list(graph.TV_TERMS),
         },
+        "export_options": options,
     }
 
 
@@ -143,21 +173,21 @@ def main(argv=None):
         parser.error(f"--out {args.out}: already exists (pass --force to replace it)")
     try:
         weights, kind, source = _load_weights(args, parser)
-        divisor = vgg.width_divisor_of(weights, args.weights)
+        divisor = vgg.width_divisor_of(weights, args.weights, vgg.ARCHS[args.arch])
         # TensorFlow starts slowly: import it once the inputs are known good, and quietly.
         quiet.import_tensorflow()
         from . import graph
 
         metadata = _metadata(args, weights, kind, source, divisor, graph.tf.__version__)
         text = json.dumps(metadata, indent=2) + "\n"
-        _write(out, graph.StyleGraph(weights, args.pooling, text), text, args.force)
+        _write(out, graph.StyleGraph(vgg.ARCHS[args.arch], weights, args.pooling, text), text, args.force)
     except vgg.WeightsError as e:
         print(f"export: {e}", file=sys.stderr)
         return 2
     except OSError as e:
         print(f"export: cannot write {args.out}: {e}", file=sys.stderr)
         return 2
-    print(f"export: wrote {args.out} ({source}, {args.pooling} pooling)")
+    print(f"export: wrote {args.out} ({args.arch}, {source}, {args.pooling} pooling)")
     return 0
 
 

@@ -1,30 +1,35 @@
-"""The exported tf.Module: VGG19 features, raw Gram matrices, and the loss with its gradient.
+"""The exported tf.Module: VGG features, raw Gram matrices, and the loss with its gradient.
 
 Design:
 - Which layers count, and by how much, are inputs (targets and coefficients), not baked
   in, so one exported model serves every experiment config.
+- No conditionals: one ``loss_<layer>`` and one ``features_<layer>`` signature per layer,
+  each computing only that layer and the ones before it. A caller picks the signature of
+  its deepest used layer; everything is then plain dataflow that TensorFlow's graph
+  optimizer can prune and fuse (tf.cond kept every intermediate alive and blocked it).
 - Losses are raw sums (no normalisation), so Go applies any normalisation (the seed
   notebook's 1/(2 sqrt(N) sqrt(M)) and 1/(4 N^2 M^2), the paper's,
   anishathalye/neural-style's) by folding it into the per-layer coefficients.
 - Targets and coefficients live in graph variables set once per run by ``set_targets``,
-  so the per-iteration ``loss`` call feeds only the image (nothing constant is re-fed,
+  so the per-iteration loss call feeds only the image (nothing constant is re-fed,
   which matters on GPU hosts).
 """
 
 import tensorflow as tf
 
-from .vgg import LAYERS, POOL_BEFORE
-
-SIGNATURES = ("features", "set_targets", "loss", "metadata")
-
 _IMAGE = tf.TensorSpec([1, None, None, 3], tf.float32, name="image")
-_TARGETS = (
-    [tf.TensorSpec([None] * 4, tf.float32, name=f"content_{layer}") for layer in LAYERS]
-    + [tf.TensorSpec([None, None], tf.float32, name=f"gram_{layer}") for layer in LAYERS]
-    + [tf.TensorSpec([len(LAYERS)], tf.float32, name="content_weights"),
-       tf.TensorSpec([len(LAYERS)], tf.float32, name="style_weights"),
-       tf.TensorSpec([2], tf.float32, name="tv_weights")]
-)
+
+# The total-variation coefficients set_targets takes, in order: vertical, horizontal
+# (anishathalye/neural-style's pair sums) and grid (Keras' / jcjohnson's per-pixel form).
+TV_TERMS = ("vertical", "horizontal", "grid")
+
+
+def loss_signature(layer):
+    return f"loss_{layer}"
+
+
+def features_signature(layer):
+    return f"features_{layer}"
 
 
 def gram(act):
@@ -33,115 +38,168 @@ def gram(act):
     return tf.matmul(f, f, transpose_a=True)
 
 
+def tv_sums(image, power):
+    """Raw total-variation sums of a [1, H, W, C] image: vertical sum(dy^2) over the
+    (H-1) x W pairs, horizontal sum(dx^2) over the H x (W-1) pairs, and the grid form
+    sum((dx^2 + dy^2)^power) over the (H-1) x (W-1) pixels that have both neighbours,
+    dx and dy taken at the same pixel and channel (Keras' example: power 1.25;
+    jcjohnson/neural-style's TVLoss: power 1)."""
+    dy = image[:, 1:, :, :] - image[:, :-1, :, :]
+    dx = image[:, :, 1:, :] - image[:, :, :-1, :]
+    grid = tf.square(dx[:, :-1, :, :]) + tf.square(dy[:, :, :-1, :])
+    return tf.reduce_sum(tf.square(dy)), tf.reduce_sum(tf.square(dx)), tf.reduce_sum(tf.pow(grid, power))
+
+
 def _target(initial, name):
     # Unknown shape: any target shape can be assigned, and a [1,1,...] zero broadcasts.
     return tf.Variable(initial, shape=tf.TensorShape(None), trainable=False, name=name)
 
 
 class StyleGraph(tf.Module):
-    """VGG19 (16 conv+ReLU layers, RGB-minus-mean input) with the style-transfer signatures."""
+    """A VGG (conv+ReLU layers, RGB-minus-mean input) with the style-transfer signatures."""
 
-    def __init__(self, weights, pooling, metadata_json):
-        super().__init__(name="vgg19")
+    def __init__(self, arch, weights, pooling, metadata_json):
+        super().__init__(name=arch.name)
+        self.layers = tuple(arch.layers)
+        self._pool_before = frozenset(arch.pool_before)
         self._pool = {"avg": tf.nn.avg_pool2d, "max": tf.nn.max_pool2d}[pooling]
         self._metadata_json = metadata_json
+        n = len(self.layers)
         self.kernels = [tf.Variable(k, trainable=False, name=f"{layer}_kernel")
-                        for layer, (k, _) in zip(LAYERS, weights)]
+                        for layer, (k, _) in zip(self.layers, weights)]
         self.biases = [tf.Variable(b, trainable=False, name=f"{layer}_bias")
-                       for layer, (_, b) in zip(LAYERS, weights)]
-        self.content_targets = [_target(tf.zeros([1, 1, 1, 1]), f"content_{layer}") for layer in LAYERS]
-        self.gram_targets = [_target(tf.zeros([1, 1]), f"gram_{layer}") for layer in LAYERS]
-        self.content_weights = tf.Variable(tf.zeros([len(LAYERS)]), trainable=False, name="content_weights")
-        self.style_weights = tf.Variable(tf.zeros([len(LAYERS)]), trainable=False, name="style_weights")
-        self.tv_weights = tf.Variable(tf.zeros([2]), trainable=False, name="tv_weights")
+                       for layer, (_, b) in zip(self.layers, weights)]
+        self.content_targets = [_target(tf.zeros([1, 1, 1, 1]), f"content_{layer}") for layer in self.layers]
+        self.gram_targets = [_target(tf.zeros([1, 1]), f"gram_{layer}") for layer in self.layers]
+        self.content_weights = tf.Variable(tf.zeros([n]), trainable=False, name="content_weights")
+        self.style_weights = tf.Variable(tf.zeros([n]), trainable=False, name="style_weights")
+        self.tv_weights = tf.Variable(tf.zeros([len(TV_TERMS)]), trainable=False, name="tv_weights")
+        self.tv_grid_power = tf.Variable(1.0, trainable=False, name="tv_grid_power")
+
+        self.set_targets = tf.function(self._set_targets, input_signature=(
+            [tf.TensorSpec([None] * 4, tf.float32, name=f"content_{layer}") for layer in self.layers]
+            + [tf.TensorSpec([None, None], tf.float32, name=f"gram_{layer}") for layer in self.layers]
+            + [tf.TensorSpec([n], tf.float32, name="content_weights"),
+               tf.TensorSpec([n], tf.float32, name="style_weights"),
+               tf.TensorSpec([len(TV_TERMS)], tf.float32, name="tv_weights"),
+               tf.TensorSpec([], tf.float32, name="tv_grid_power")]))
+        self.metadata = tf.function(self._metadata, input_signature=[])
+        # Each layer, its loss terms and the TV terms are functions of their own that every
+        # depth calls: the SavedModel holds each (and its gradient) once, not once per depth.
+        act_spec = tf.TensorSpec([1, None, None, None], tf.float32)
+        self._layer_fns = [tf.function(lambda x, i=i: self._layer(x, i), input_signature=[act_spec])
+                           for i in range(n)]
+        self._term_fns = [tf.function(lambda act, i=i: self._terms(act, i), input_signature=[act_spec])
+                          for i in range(n)]
+        self._tv_fn = tf.function(self._tv, input_signature=[_IMAGE])
+        self._gram_hw_fn = tf.function(lambda act: (gram(act), tf.shape(act, out_type=tf.int32)[1:3]),
+                                       input_signature=[act_spec])
+        # One loss and one features function per depth (layers 1..depth are computed).
+        self.losses = [tf.function(lambda image, d=d: self._loss(image, d), input_signature=[_IMAGE])
+                       for d in range(1, n + 1)]
+        self.features = [tf.function(lambda image, d=d: self._features(image, d), input_signature=[_IMAGE])
+                         for d in range(1, n + 1)]
+
+    def signatures(self):
+        sigs = {"set_targets": self.set_targets, "metadata": self.metadata}
+        for layer, loss, features in zip(self.layers, self.losses, self.features):
+            sigs[loss_signature(layer)] = loss
+            sigs[features_signature(layer)] = features
+        return sigs
 
     def save(self, path):
-        """Writes the SavedModel (tag "serve") with the four signatures.
+        """Writes the SavedModel (tag "serve") with every signature.
 
         The signatures are given as the tf.functions themselves (not concrete functions),
         so each is traced once; that keeps saved_model.pb about half as large.
         """
-        tf.saved_model.save(self, path, signatures={name: getattr(self, name) for name in SIGNATURES})
+        tf.saved_model.save(self, path, signatures=self.signatures())
 
-    def _activations(self, image, depth=None):
-        """The 16 ReLU outputs. With depth, layers from index depth on are not computed
-        (tf.cond runs one branch): a run whose deepest used layer is conv5_1 pays nothing
-        for conv5_2..conv5_4, forward or backward."""
+    def _layer(self, x, i):
+        """Layer i's ReLU output from the previous layer's (pooled first where VGG pools)."""
+        if self.layers[i] in self._pool_before:
+            x = self._pool(x, ksize=2, strides=2, padding="SAME")
+        return tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, self.kernels[i], 1, "SAME"), self.biases[i]))
+
+    def _activations(self, image, depth):
+        """The ReLU outputs of the first depth layers."""
         acts = []
         x = image
-        for i, (layer, kernel, bias) in enumerate(zip(LAYERS, self.kernels, self.biases)):
-            def conv(x=x, layer=layer, kernel=kernel, bias=bias):
-                if layer in POOL_BEFORE:
-                    x = self._pool(x, ksize=2, strides=2, padding="SAME")
-                return tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, kernel, 1, "SAME"), bias), name=layer)
-            if depth is None:
-                x = conv()
-            else:
-                x = tf.cond(i < depth, conv, lambda c=kernel.shape[-1]: tf.zeros([1, 1, 1, c]))
+        for layer_fn in self._layer_fns[:depth]:
+            x = layer_fn(x)
             acts.append(x)
         return acts
 
-    @tf.function(input_signature=[_IMAGE])
-    def features(self, image):
-        """Per layer L: activation L, raw Gram L_gram and its spatial size L_hw = [h, w]."""
+    def _features(self, image, depth):
+        """Per layer L up to depth: activation L, raw Gram L_gram and its size L_hw = [h, w]."""
         out = {}
-        for layer, act in zip(LAYERS, self._activations(image)):
+        for layer, act in zip(self.layers, self._activations(image, depth)):
             out[layer] = act
-            out[f"{layer}_gram"] = gram(act)
-            out[f"{layer}_hw"] = tf.shape(act, out_type=tf.int32)[1:3]
+            out[f"{layer}_gram"], out[f"{layer}_hw"] = self._gram_hw_fn(act)
         return out
 
-    @tf.function(input_signature=_TARGETS)
-    def set_targets(self, *targets):
-        """Stores the run's content activations, target Grams and final loss coefficients."""
-        n = len(LAYERS)
+    def _set_targets(self, *targets):
+        """Stores the run's content activations, target Grams, final loss coefficients and
+        the grid TV's power."""
+        n = len(self.layers)
         for var, value in zip(self.content_targets + self.gram_targets, targets[:2 * n]):
             var.assign(value)
         self.content_weights.assign(targets[2 * n])
         self.style_weights.assign(targets[2 * n + 1])
         self.tv_weights.assign(targets[2 * n + 2])
+        self.tv_grid_power.assign(targets[2 * n + 3])
         return {"ok": tf.constant(1, tf.int32)}
 
-    @tf.function(input_signature=[_IMAGE])
-    def loss(self, image):
-        """Weighted raw content, style and total-variation sums, per-layer raw sums (0 for layers
-        weighted 0), and d(total)/d(image)."""
-        # Layers a run weights 0 cost nothing: their terms are tf.cond branches not
-        # taken (raw sum reported as 0), and layers past the deepest used one are skipped.
-        cw, sw = self.content_weights, self.style_weights
-        used = tf.logical_or(cw > 0, sw > 0)
-        depth = tf.reduce_max(tf.where(used, tf.range(1, len(LAYERS) + 1), 0))
-        zero = lambda: tf.constant(0.0)  # noqa: E731
-        # Targets are read outside the branches: a branch reading a variable of unknown
-        # shape would need zeros for that variable's gradient, which TF cannot build.
-        content_targets = [t.read_value() for t in self.content_targets]
-        gram_targets = [g.read_value() for g in self.gram_targets]
+    def _terms(self, act, i):
+        """Layer i's raw content and style sums and the gradient of its weighted terms.
+
+        Each gradient is written out (d/da sum((a - t)^2) = 2 (a - t); d/dF sum((F^T F - A)^2)
+        = 2 F (D + D^T) with D = F^T F - A): one matmul where autodiff takes two.
+        """
+        diff = act - self.content_targets[i]
+        f = tf.reshape(act, [-1, tf.shape(act)[-1]])
+        d = tf.matmul(f, f, transpose_a=True) - self.gram_targets[i]
+        craw = tf.reduce_sum(tf.square(diff))
+        sraw = tf.reduce_sum(tf.square(d))
+        df = tf.matmul(f, (2.0 * self.style_weights[i]) * (d + tf.transpose(d)))
+        return craw, sraw, (2.0 * self.content_weights[i]) * diff + tf.reshape(df, tf.shape(act))
+
+    def _tv(self, image):
+        """The weighted total-variation loss."""
+        tv_v, tv_h, tv_grid = tv_sums(image, self.tv_grid_power)
+        w = self.tv_weights
+        return w[0] * tv_v + w[1] * tv_h + w[2] * tv_grid
+
+    def _loss(self, image, depth):
+        """Weighted raw content, style and total-variation sums, per-layer raw sums (0 for
+        layers past depth; computed, whatever their coefficient, up to it), and
+        d(total)/d(image).
+
+        The tape records only the network and the TV terms; each layer's loss gradient
+        comes from _terms and enters the tape as that layer's output gradient.
+        """
+        n = len(self.layers)
         with tf.GradientTape() as tape:
             tape.watch(image)
             acts = self._activations(image, depth)
-            craw = tf.stack([
-                tf.cond(cw[i] > 0, lambda a=a, t=t: tf.reduce_sum(tf.square(a - t)), zero)
-                for i, (a, t) in enumerate(zip(acts, content_targets))])
-            sraw = tf.stack([
-                tf.cond(sw[i] > 0, lambda a=a, g=g: tf.reduce_sum(tf.square(gram(a) - g)), zero)
-                for i, (a, g) in enumerate(zip(acts, gram_targets))])
-            tv_y = tf.reduce_sum(tf.square(image[:, 1:, :, :] - image[:, :-1, :, :]))
-            tv_x = tf.reduce_sum(tf.square(image[:, :, 1:, :] - image[:, :, :-1, :]))
-            content = tf.reduce_sum(cw * craw)
-            style = tf.reduce_sum(sw * sraw)
-            tv = self.tv_weights[0] * tv_y + self.tv_weights[1] * tv_x
-            total = content + style + tv
+            tv = self._tv_fn(image)
+        craw, sraw, act_grads = zip(*(term_fn(act) for term_fn, act in zip(self._term_fns, acts)))
+        craw, sraw = tf.stack(craw), tf.stack(sraw)
+        content = tf.reduce_sum(self.content_weights[:depth] * craw)
+        style = tf.reduce_sum(self.style_weights[:depth] * sraw)
+        total = content + style + tv
+        grad = tape.gradient([tv] + acts, image, output_gradients=[tf.ones_like(tv)] + list(act_grads))
+        pad = [[0, n - depth]]
         return {
             "content": content,
             "style": style,
             "tv": tv,
             "total": total,
-            "content_layers": craw,
-            "style_layers": sraw,
-            "grad": tape.gradient(total, image),
+            "content_layers": tf.pad(craw, pad),
+            "style_layers": tf.pad(sraw, pad),
+            "grad": grad,
         }
 
-    @tf.function(input_signature=[])
-    def metadata(self):
-        """The export's metadata JSON (format, layers, channels, pooling, mean, weights, ...)."""
+    def _metadata(self):
+        """The export's metadata JSON (format, arch, layers, channels, pooling, mean, weights, ...)."""
         return {"json": tf.constant(self._metadata_json)}

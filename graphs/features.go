@@ -2,6 +2,7 @@ package graphs
 
 import (
 	"fmt"
+	"strings"
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
 )
@@ -62,15 +63,38 @@ func MeanGram(grams []Tensor) (Tensor, error) {
 	return Tensor{t}, err
 }
 
+// keyLayer is the layer a features output key belongs to, or -1.
+func (m *Model) keyLayer(key string) int {
+	if i := m.Meta.LayerIndex(key); i >= 0 {
+		return i
+	}
+	for _, suffix := range []string{GramKey(""), SizeKey("")} {
+		if l, ok := strings.CutSuffix(key, suffix); ok {
+			if i := m.Meta.LayerIndex(l); i >= 0 {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
 // Features runs the network once on an image (NHWC data, mean subtracted)
-// and returns the named outputs of the features signature (see the *Key
-// functions).
+// and returns the named outputs (see the *Key functions). It computes the
+// layers up to the deepest one asked for, no further.
 func (m *Model) Features(img []float32, width, height int, keys ...string) (map[string]Tensor, error) {
+	deepest := 0
+	for _, k := range keys {
+		i := m.keyLayer(k)
+		if i < 0 {
+			return nil, fmt.Errorf("features: model has no output %q (layers are %s)", k, strings.Join(m.Meta.Layers, ", "))
+		}
+		deepest = max(deepest, i)
+	}
 	in, err := imageTensor(img, width, height)
 	if err != nil {
 		return nil, err
 	}
-	res, err := m.run(sigFeatures, map[string]*tf.Tensor{"image": in}, keys...)
+	res, err := m.run(featuresSig(m.Meta.Layers[deepest]), map[string]*tf.Tensor{"image": in}, keys...)
 	if err != nil {
 		return nil, err
 	}

@@ -117,7 +117,7 @@ func TestEvaluateGradientMatchesFiniteDifferences(t *testing.T) {
 	err = m.SetTargets(Targets{
 		Content:        map[string]Tensor{"conv2_1": feats[ActivationKey("conv2_1")]},
 		Grams:          map[string]Tensor{"conv1_1": feats[GramKey("conv1_1")]},
-		ContentWeights: cw, StyleWeights: sw, TVWeights: [2]float32{1e-3, 2e-3},
+		ContentWeights: cw, StyleWeights: sw, TV: TV{Vertical: 1e-3, Horizontal: 2e-3, Grid: 1e-3, GridPower: 1.25},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -208,5 +208,67 @@ func BenchmarkEvaluate(b *testing.B) {
 		if err := e.Evaluate(x, grad, &l); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A run's deepest used layer picks the loss signature: raw sums past it are
+// 0 (not computed), those up to it are computed whatever their coefficient.
+func TestEvaluatorComputesUpToTheDeepestUsedLayer(t *testing.T) {
+	m := tiny(t)
+	const w, h = 20, 16
+	x := randomImage(rand.New(rand.NewPCG(5, 5)), w, h, 50)
+	for _, deepest := range []string{"conv1_1", "conv3_1", "conv5_4"} {
+		sw := make([]float32, 16)
+		sw[m.Meta.LayerIndex(deepest)] = 1e-9
+		if err := m.SetTargets(Targets{ContentWeights: make([]float32, 16), StyleWeights: sw}); err != nil {
+			t.Fatal(err)
+		}
+		var l Losses
+		if err := m.NewEvaluator(w, h).Evaluate(x, make([]float32, len(x)), &l); err != nil {
+			t.Fatal(err)
+		}
+		d := m.Meta.LayerIndex(deepest)
+		for i, raw := range l.StyleLayers {
+			if computed := raw != 0; computed != (i <= d) {
+				t.Errorf("deepest %s: style sum of %s = %g", deepest, m.Meta.Layers[i], raw)
+			}
+		}
+	}
+}
+
+func TestFeaturesOfShallowLayersAndUnknownKeys(t *testing.T) {
+	m := tiny(t)
+	img := randomImage(rand.New(rand.NewPCG(6, 6)), 10, 8, 50)
+	res, err := m.Features(img, 10, 8, SizeKey("conv1_2"), GramKey("conv1_1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, w, err := res[SizeKey("conv1_2")].HW(); err != nil || h != 8 || w != 10 {
+		t.Errorf("conv1_2 size %dx%d %v", h, w, err)
+	}
+	if _, err := m.Features(img, 10, 8, "conv9_9"); err == nil || !strings.Contains(err.Error(), "conv9_9") {
+		t.Errorf("unknown key: %v", err)
+	}
+}
+
+func TestLoadWithThreadOptions(t *testing.T) {
+	m, err := LoadWith(testenv.TinyModel(t), Options{IntraOpThreads: 1, InterOpThreads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Features(make([]float32, 4*4*3), 4, 4, "conv5_4"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadWith(testenv.TinyModel(t), Options{IntraOpThreads: -1}); err == nil {
+		t.Error("negative thread count accepted")
+	}
+}
+
+func TestSetTargetsRejectsAGridPowerBelowOne(t *testing.T) {
+	m := tiny(t)
+	err := m.SetTargets(Targets{ContentWeights: make([]float32, 16), StyleWeights: make([]float32, 16),
+		TV: TV{Grid: 1, GridPower: 0.5}})
+	if err == nil || !strings.Contains(err.Error(), "power") {
+		t.Errorf("grid power 0.5: %v", err)
 	}
 }

@@ -19,17 +19,54 @@ type Targets struct {
 	// Final per-layer coefficients in Meta.Layers order: user weights,
 	// strengths and the loss normalisation are all folded in by the caller.
 	ContentWeights, StyleWeights []float32
-	TVWeights                    [2]float32 // vertical, horizontal
+	TV                           TV
+}
+
+// TV holds the coefficients of the total-variation forms the graph computes
+// on the image x (H x W pixels, summed over channels):
+//
+//	Vertical   * sum (x[i+1,j] - x[i,j])^2   over the (H-1) x W pairs
+//	Horizontal * sum (x[i,j+1] - x[i,j])^2   over the H x (W-1) pairs
+//	Grid       * sum (dx^2 + dy^2)^GridPower over the (H-1) x (W-1) pixels
+//	             with both neighbours, dx and dy taken at the same pixel
+//
+// The two pair sums are anishathalye/neural-style's (each divided by its pair
+// count, folded in by the caller); the grid form is the Keras example's
+// (GridPower 1.25) and jcjohnson/neural-style's TVLoss (GridPower 1).
+type TV struct{ Vertical, Horizontal, Grid, GridPower float32 }
+
+// gridPower is the power fed to the graph: 1 when the grid term is unused,
+// since 0^0 powers would make its (zero-weighted) gradient NaN.
+func (tv TV) gridPower() (float32, error) {
+	if tv.Grid == 0 {
+		return 1, nil
+	}
+	if !(tv.GridPower >= 1) || math.IsInf(float64(tv.GridPower), 0) {
+		return 0, fmt.Errorf("set targets: TV grid power %g: want a finite power >= 1 (below 1 the gradient is infinite where the picture is flat)", tv.GridPower)
+	}
+	return tv.GridPower, nil
 }
 
 // SetTargets stores targets and coefficients in the model's graph. Layers
 // without a target get a broadcast zero (their coefficient should be zero).
+// It records the deepest layer with a non-zero coefficient: evaluators made
+// afterwards compute no layer past it.
 func (m *Model) SetTargets(t Targets) error {
 	n := len(m.Meta.Layers)
 	if len(t.ContentWeights) != n || len(t.StyleWeights) != n {
 		return fmt.Errorf("set targets: want %d content and style weights, got %d and %d", n, len(t.ContentWeights), len(t.StyleWeights))
 	}
-	feeds := make(map[string]*tf.Tensor, 2*n+3)
+	power, err := t.TV.gridPower()
+	if err != nil {
+		return err
+	}
+	deepest := 0
+	for i := range n {
+		if t.ContentWeights[i] != 0 || t.StyleWeights[i] != 0 {
+			deepest = i
+		}
+	}
+	feeds := make(map[string]*tf.Tensor, 2*n+4)
 	for _, l := range m.Meta.Layers {
 		feeds["content_"+l], feeds["gram_"+l] = m.zeroContent, m.zeroGram
 	}
@@ -45,19 +82,27 @@ func (m *Model) SetTargets(t Targets) error {
 		}
 		feeds["gram_"+l] = v.t
 	}
-	var err error
 	if feeds["content_weights"], err = tf.NewTensor(t.ContentWeights); err != nil {
 		return err
 	}
 	if feeds["style_weights"], err = tf.NewTensor(t.StyleWeights); err != nil {
 		return err
 	}
-	if feeds["tv_weights"], err = tf.NewTensor(t.TVWeights[:]); err != nil {
+	if feeds["tv_weights"], err = tf.NewTensor([]float32{t.TV.Vertical, t.TV.Horizontal, t.TV.Grid}); err != nil {
 		return err
 	}
-	_, err = m.run(sigSetTargets, feeds, "ok")
-	return err
+	if feeds["tv_grid_power"], err = tf.NewTensor(power); err != nil {
+		return err
+	}
+	if _, err = m.run(sigSetTargets, feeds, "ok"); err != nil {
+		return err
+	}
+	m.deepest = deepest
+	return nil
 }
+
+// lossOutputs are the loss signatures' outputs in the order Evaluate reads them.
+var lossOutputs = [...]string{"total", "content", "style", "tv", "content_layers", "style_layers", "grad"}
 
 // Losses are the values of one loss evaluation. The per-layer slices hold
 // raw sums (before coefficients), in Meta.Layers order.
@@ -83,16 +128,18 @@ type Evaluator struct {
 // freed by Go finalizers, and the small Go heap alone would rarely trigger a GC.
 const gcEvery = 64 << 20
 
-// NewEvaluator prepares loss evaluations for width x height images.
+// NewEvaluator prepares loss evaluations for width x height images, with the
+// loss signature of the deepest layer the last SetTargets used (every layer
+// before SetTargets is called).
 func (m *Model) NewEvaluator(width, height int) *Evaluator {
-	s := m.sigs[sigLoss]
+	s := m.sigs[lossSig(m.Meta.Layers[m.deepest])]
 	e := &Evaluator{
 		m:     m,
 		shape: []int64{1, int64(height), int64(width), 3},
 		feeds: make(map[tf.Output]*tf.Tensor, 1),
 		in:    s.inputs["image"],
 	}
-	for _, k := range []string{"total", "content", "style", "tv", "content_layers", "style_layers", "grad"} {
+	for _, k := range lossOutputs {
 		e.fetches = append(e.fetches, s.outputs[k])
 	}
 	return e

@@ -7,25 +7,28 @@ import (
 )
 
 // Format is the metadata format this code reads; the exporter writes it.
-const Format = "styletransfer-vgg/1"
+const Format = "styletransfer-vgg/2"
 
 // Metadata is what the exporter records about a model (export/graph.py
 // writes it into the `metadata` signature). Runs copy it into every output so
 // a random-weight picture is never mistaken for an ImageNet one.
 type Metadata struct {
-	Format        string         `json:"format"`
-	Arch          string         `json:"arch"`
-	Layers        []string       `json:"layers"`
-	Channels      []int          `json:"channels"`
-	Pooling       string         `json:"pooling"`
-	PoolPadding   string         `json:"pool_padding"`
-	MeanRGB       []float64      `json:"mean_rgb"`
-	Input         string         `json:"input"`
-	Weights       string         `json:"weights"`
-	WeightsSource string         `json:"weights_source"`
-	Seed          *int64         `json:"seed"`
-	WidthDivisor  int            `json:"width_divisor"`
-	TensorFlow    string         `json:"tensorflow"`
+	Format        string    `json:"format"`
+	Arch          string    `json:"arch"`
+	Layers        []string  `json:"layers"`
+	Channels      []int     `json:"channels"`
+	Pooling       string    `json:"pooling"`
+	PoolPadding   string    `json:"pool_padding"`
+	MeanRGB       []float64 `json:"mean_rgb"`
+	Input         string    `json:"input"`
+	Weights       string    `json:"weights"`
+	WeightsSource string    `json:"weights_source"`
+	Seed          *int64    `json:"seed"`
+	WidthDivisor  int       `json:"width_divisor"`
+	TensorFlow    string    `json:"tensorflow"`
+	// Signatures lists the per-depth loss_<L> and features_<L> signatures and
+	// says what they compute (graphs finds them by layer name).
+	Signatures    map[string]any `json:"signatures"`
 	ExportOptions map[string]any `json:"export_options"`
 }
 

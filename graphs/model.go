@@ -19,13 +19,16 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// Signature names written by export/graph.py.
+// Signature names written by export/graph.py. Loss and features come one
+// per layer: loss_<L> and features_<L> compute layer L and those before it
+// only, so a run pays for no layer deeper than the deepest it uses.
 const (
-	sigFeatures   = "features"
 	sigSetTargets = "set_targets"
-	sigLoss       = "loss"
 	sigMetadata   = "metadata"
 )
+
+func lossSig(layer string) string     { return "loss_" + layer }
+func featuresSig(layer string) string { return "features_" + layer }
 
 // Model is a loaded SavedModel with its signatures resolved. It holds one
 // run's targets at a time (SetTargets), so runs sharing a Model take turns.
@@ -38,23 +41,58 @@ type Model struct {
 
 	// zero targets fed for layers a run does not use (broadcast in the graph)
 	zeroContent, zeroGram *tf.Tensor
+	// deepest is the index of the deepest layer the targets use (SetTargets):
+	// NewEvaluator runs that layer's loss signature.
+	deepest int
+}
+
+// Options are TensorFlow session settings applied when a model is loaded.
+// Zero values leave TensorFlow's defaults (one thread per core).
+type Options struct {
+	IntraOpThreads int // threads inside one op (a convolution)
+	InterOpThreads int // ops run at the same time
+}
+
+// sessionOptions serialises opts as the ConfigProto TensorFlow reads.
+func (opts Options) sessionOptions() (*tf.SessionOptions, error) {
+	if opts.IntraOpThreads < 0 || opts.InterOpThreads < 0 {
+		return nil, fmt.Errorf("thread counts %d and %d: want 0 (TensorFlow's default) or more", opts.IntraOpThreads, opts.InterOpThreads)
+	}
+	if opts == (Options{}) {
+		return nil, nil
+	}
+	config, err := proto.Marshal(&corepb.ConfigProto{
+		IntraOpParallelismThreads: int32(opts.IntraOpThreads),
+		InterOpParallelismThreads: int32(opts.InterOpThreads),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &tf.SessionOptions{Config: config}, nil
 }
 
 type signature struct {
 	inputs, outputs map[string]tf.Output
 }
 
-// Load reads the SavedModel in dir (tag "serve") and checks it is one the
-// exporter wrote for this runner.
-func Load(dir string) (*Model, error) {
-	m, err := load(dir)
+// Load reads the SavedModel in dir (tag "serve") with TensorFlow's default
+// session settings and checks it is one the exporter wrote for this runner.
+func Load(dir string) (*Model, error) { return LoadWith(dir, Options{}) }
+
+// LoadWith is Load with session settings.
+func LoadWith(dir string, opts Options) (*Model, error) {
+	m, err := load(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", dir, err)
 	}
 	return m, nil
 }
 
-func load(dir string) (*Model, error) {
+func load(dir string, opts Options) (*Model, error) {
+	sessionOpts, err := opts.sessionOptions()
+	if err != nil {
+		return nil, err
+	}
 	pbPath := filepath.Join(dir, "saved_model.pb")
 	data, err := os.ReadFile(pbPath)
 	if err != nil {
@@ -81,14 +119,14 @@ func load(dir string) (*Model, error) {
 	if defs == nil {
 		return nil, errors.New(`no meta graph tagged "serve"`)
 	}
-	for _, name := range []string{sigMetadata, sigFeatures, sigSetTargets, sigLoss} {
+	for _, name := range []string{sigMetadata, sigSetTargets} {
 		if defs[name] == nil {
 			return nil, fmt.Errorf("no %q signature: not exported by this project's export/", name)
 		}
 	}
 
 	m := &Model{Dir: dir, sigs: map[string]signature{}}
-	if err := catch(func() { m.tfm = tg.LoadModel(dir, []string{"serve"}, nil) }); err != nil {
+	if err := catch(func() { m.tfm = tg.LoadModel(dir, []string{"serve"}, sessionOpts) }); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
 	for name, def := range defs {
@@ -123,6 +161,7 @@ func load(dir string) (*Model, error) {
 	if err := m.checkSignatures(); err != nil {
 		return nil, err
 	}
+	m.deepest = len(m.Meta.Layers) - 1
 	if m.zeroContent, err = tf.NewTensor([][][][]float32{{{{0}}}}); err != nil {
 		return nil, err
 	}
@@ -145,22 +184,25 @@ func (m *Model) VersionNote() string {
 // a mismatched export fails at load time, not in the middle of a run.
 func (m *Model) checkSignatures() error {
 	need := map[string][]string{
-		sigFeatures:   {"image"},
-		sigSetTargets: {"content_weights", "style_weights", "tv_weights"},
-		sigLoss:       {"image"},
+		sigSetTargets: {"content_weights", "style_weights", "tv_weights", "tv_grid_power"},
 	}
 	outs := map[string][]string{
-		sigFeatures:   nil,
 		sigSetTargets: {"ok"},
-		sigLoss:       {"total", "content", "style", "tv", "content_layers", "style_layers", "grad"},
 	}
 	for _, l := range m.Meta.Layers {
 		need[sigSetTargets] = append(need[sigSetTargets], "content_"+l, "gram_"+l)
-		outs[sigFeatures] = append(outs[sigFeatures], ActivationKey(l), GramKey(l), SizeKey(l))
+		need[lossSig(l)] = []string{"image"}
+		outs[lossSig(l)] = lossOutputs[:]
+		need[featuresSig(l)] = []string{"image"}
+		outs[featuresSig(l)] = []string{ActivationKey(l), GramKey(l), SizeKey(l)}
 	}
 	for sig, keys := range need {
+		s, ok := m.sigs[sig]
+		if !ok {
+			return fmt.Errorf("no %q signature: exported for another runner (re-export the model)", sig)
+		}
 		for _, k := range keys {
-			if _, ok := m.sigs[sig].inputs[k]; !ok {
+			if _, ok := s.inputs[k]; !ok {
 				return fmt.Errorf("signature %s has no input %q", sig, k)
 			}
 		}

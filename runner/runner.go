@@ -156,7 +156,7 @@ func (ex *experiment) targets() (graphs.Targets, error) {
 		Grams:          map[string]graphs.Tensor{},
 		ContentWeights: make([]float32, len(md.Layers)),
 		StyleWeights:   make([]float32, len(md.Layers)),
-		TVWeights:      [2]float32{float32(cfg.TVWeight), float32(cfg.TVWeight)},
+		TV:             graphs.TV{Vertical: float32(cfg.TVWeight), Horizontal: float32(cfg.TVWeight)},
 	}
 	size := func(l string) (n, m float64, err error) {
 		h, w, err := feats[graphs.SizeKey(l)].HW()

@@ -9,6 +9,12 @@ LAYERS = (
     "conv5_1", "conv5_2", "conv5_3", "conv5_4",
 )
 POOL_BEFORE = {"conv2_1", "conv3_1", "conv4_1", "conv5_1"}
+VGG16_LAYERS = (
+    "conv1_1", "conv1_2", "conv2_1", "conv2_2",
+    "conv3_1", "conv3_2", "conv3_3",
+    "conv4_1", "conv4_2", "conv4_3",
+    "conv5_1", "conv5_2", "conv5_3",
+)
 
 
 def conv3x3_relu(x, kernel, bias):
@@ -32,11 +38,12 @@ def pool2x2(x, mode):
     return np.nanmean(windows, axis=(2, 4)) if mode == "avg" else np.nanmax(windows, axis=(2, 4))
 
 
-def forward(image, weights, pooling="avg"):
-    """The 16 ReLU activations of image [1, H, W, 3] for (kernel [h,w,in,out], bias) pairs."""
+def forward(image, weights, pooling="avg", layers=LAYERS):
+    """The ReLU activations of image [1, H, W, 3] for (kernel [h,w,in,out], bias) pairs
+    (VGG19's 16 layers unless other layer names are given; blocks 2-5 start with a pool)."""
     acts = []
     x = np.asarray(image, np.float64)
-    for layer, (kernel, bias) in zip(LAYERS, weights):
+    for layer, (kernel, bias) in zip(layers, weights):
         if layer in POOL_BEFORE:
             x = pool2x2(x, pooling)
         x = conv3x3_relu(x, kernel, bias)
@@ -49,18 +56,31 @@ def gram(act):
     return f.T @ f
 
 
-def raw_losses(image, acts, content_targets, gram_targets):
-    """Per-layer sum((act - target)^2), sum((gram - target)^2), and the TV sums (y, x)."""
+def tv_sums(image, power):
+    """Vertical sum(dy^2), horizontal sum(dx^2) (anishathalye/neural-style's pair sums), and
+    the grid form as Keras' style-transfer example writes it (power 1.25 there; jcjohnson's
+    TVLoss is power 1): a = (x[i, j] - x[i+1, j])^2, b = (x[i, j] - x[i, j+1])^2 over
+    i < H-1, j < W-1, and sum((a + b)^power)."""
+    x = np.asarray(image, np.float64)
+    a = (x[:, :-1, :-1, :] - x[:, 1:, :-1, :]) ** 2
+    b = (x[:, :-1, :-1, :] - x[:, :-1, 1:, :]) ** 2
+    return np.array([np.sum((x[:, 1:] - x[:, :-1]) ** 2), np.sum((x[:, :, 1:] - x[:, :, :-1]) ** 2),
+                     np.sum((a + b) ** power)])
+
+
+def raw_losses(image, acts, content_targets, gram_targets, power=1.0):
+    """Per-layer sum((act - target)^2), sum((gram - target)^2), and the TV sums (vertical,
+    horizontal, grid)."""
     craw = np.array([np.sum((a - t) ** 2) for a, t in zip(acts, content_targets)])
     sraw = np.array([np.sum((gram(a) - g) ** 2) for a, g in zip(acts, gram_targets)])
-    x = np.asarray(image, np.float64)
-    tv = np.array([np.sum((x[:, 1:] - x[:, :-1]) ** 2), np.sum((x[:, :, 1:] - x[:, :, :-1]) ** 2)])
-    return craw, sraw, tv
+    return craw, sraw, tv_sums(image, power)
 
 
 def total(image, weights, targets, coefficients, pooling="avg"):
-    """The weighted total loss, for finite differences."""
+    """The weighted total loss, for finite differences; coefficients are
+    (content [n], style [n], tv [3], grid power)."""
     content_targets, gram_targets = targets
-    cw, sw, tw = coefficients
-    craw, sraw, tv = raw_losses(image, forward(image, weights, pooling), content_targets, gram_targets)
+    cw, sw, tw, power = coefficients
+    acts = forward(image, weights, pooling)
+    craw, sraw, tv = raw_losses(image, acts, content_targets, gram_targets, power)
     return cw @ craw + sw @ sraw + tw @ tv

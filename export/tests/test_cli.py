@@ -32,7 +32,7 @@ def variables(model_dir):
 
 def test_metadata(tiny_dir):
     assert metadata(tiny_dir) == {
-        "format": "styletransfer-vgg/1",
+        "format": "styletransfer-vgg/2",
         "arch": "vgg19",
         "layers": LAYERS,
         "channels": [4, 4, 8, 8, 16, 16, 16, 16, 32, 32, 32, 32, 32, 32, 32, 32],
@@ -45,8 +45,15 @@ def test_metadata(tiny_dir):
         "seed": 0,
         "width_divisor": 16,
         "tensorflow": tf.__version__,
-        "export_options": {"weights": "random", "seed": 0, "pooling": "avg", "width_divisor": 16,
-                           "mean": [123.0, 117.0, 104.0]},
+        "signatures": {
+            "loss": [f"loss_{layer}" for layer in LAYERS],
+            "features": [f"features_{layer}" for layer in LAYERS],
+            "depth": "loss_<L> and features_<L> compute layer L and the layers before it only: "
+                     "call the one named for the deepest layer a run uses",
+            "tv": ["vertical", "horizontal", "grid"],
+        },
+        "export_options": {"arch": "vgg19", "weights": "random", "seed": 0, "pooling": "avg",
+                           "width_divisor": 16, "mean": [123.0, 117.0, 104.0]},
     }
 
 

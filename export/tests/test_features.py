@@ -24,7 +24,7 @@ def test_gram_notebook_examples(second, want):
 def test_features_match_numpy(tiny, tiny_weights):
     # Odd sizes exercise SAME pooling's partial windows: 13x17 -> 7x9 -> 4x5 -> 2x3 -> 1x2.
     image = random_image(np.random.default_rng(1), 13, 17)
-    out = tiny.signatures["features"](image=tf.constant(image))
+    out = tiny.signatures["features_conv5_4"](image=tf.constant(image))
     want = reference.forward(image, tiny_weights, "avg")
     for layer, ref in zip(reference.LAYERS, want):
         act = out[layer].numpy()
@@ -40,7 +40,19 @@ def test_features_match_numpy(tiny, tiny_weights):
 def test_max_pooling(export_model, tiny_weights):
     model = tf.saved_model.load(str(export_model("--seed", "0", "--width-divisor", "16", "--pooling", "max")))
     image = random_image(np.random.default_rng(2), 11, 20)
-    out = model.signatures["features"](image=tf.constant(image))
+    out = model.signatures["features_conv5_4"](image=tf.constant(image))
     for layer, ref in zip(reference.LAYERS, reference.forward(image, tiny_weights, "max")):
         np.testing.assert_allclose(out[layer].numpy(), ref, rtol=0, atol=1e-4 * np.abs(ref).max(),
                                    err_msg=layer)
+
+
+@pytest.mark.parametrize("deepest", ["conv1_1", "conv3_2", "conv5_1"])
+def test_features_per_depth(tiny, tiny_weights, deepest):
+    """features_<L> computes and returns the layers up to L only, with the same values."""
+    image = random_image(np.random.default_rng(4), 10, 14)
+    out = tiny.signatures[f"features_{deepest}"](image=tf.constant(image))
+    depth = reference.LAYERS.index(deepest) + 1
+    assert set(out) == {f"{layer}{suffix}" for layer in reference.LAYERS[:depth]
+                        for suffix in ("", "_gram", "_hw")}
+    ref = reference.forward(image, tiny_weights)[depth - 1]
+    np.testing.assert_allclose(out[deepest].numpy(), ref, rtol=0, atol=1e-4 * np.abs(ref).max())
