@@ -225,16 +225,20 @@ def peak(work):
     return json_lines(log)[-1]
 
 
-def gflop_per_iter(md, h, w, upto="conv5_1", style=("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")):
+def gflop_per_iter(md, h, w, upto="conv5_1", style=("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"),
+                   gram_grad_matmuls=None):
     """Forward and input-gradient FLOPs of the 3x3 convolutions up to `upto`, plus the style
-    Grams (forward F^T F and the two MatMuls of its gradient), as TensorFlow runs them."""
+    Grams: forward F^T F and its gradient, two MatMuls where autodiff builds it (export
+    format 1, the peer), one where the graph writes it out (format 2: 2 F (D + D^T))."""
+    if gram_grad_matmuls is None:
+        gram_grad_matmuls = 2 if md.get("format", "/1").endswith("/1") else 1
     flop, cin = 0, 3
     for layer, cout in zip(md["layers"], md["channels"]):
         if layer.endswith("_1") and layer != "conv1_1":
             h, w = math.ceil(h / 2), math.ceil(w / 2)  # 2x2/2 SAME pooling
         flop += 2 * (2 * h * w * 9 * cin * cout)  # forward + gradient w.r.t. the input
         if layer in style:
-            flop += 3 * (2 * h * w * cout * cout)
+            flop += (1 + gram_grad_matmuls) * (2 * h * w * cout * cout)
         cin = cout
         if layer == upto:
             break
@@ -378,6 +382,10 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
     info["loadavg_end"] = os.getloadavg()
+    try:  # two AVX-512 FMA units per core: 2 x 16 lanes x 2 FLOP per cycle in float32
+        info["nominal_float32_gflops"] = info["usable_cores"] * float(info["cpuid"]["cpu MHz"]) * 64 / 1000
+    except (KeyError, ValueError):
+        info["nominal_float32_gflops"] = None
     line = verdict(cases)
     results = {
         "machine": info, "tensorflow": pk["tensorflow"],

@@ -76,7 +76,6 @@ class Session:
     """Our SavedModel in a TF1 session with a ConfigProto, targets set as the Go runner sets them."""
 
     def __init__(self, tf, model, config, content, style):
-        import math
         self.graph = tf.Graph()
         self.sess = tf.compat.v1.Session(graph=self.graph, config=config)
         with self.graph.as_default():
@@ -85,28 +84,20 @@ class Session:
             self.load_s = time.perf_counter() - t
         sig = meta.signature_def
         md = peer.metadata(model)
-        name = lambda s, k, io="inputs": getattr(sig[s], io)[k].name  # noqa: E731
-        feats_out = {k: v.name for k, v in sig["features"].outputs.items()}
-        cf = self.sess.run(feats_out, {name("features", "image"): content})
-        sf = self.sess.run(feats_out, {name("features", "image"): style})
-        layers = md["layers"]
-        cw, sw = np.zeros(len(layers), np.float32), np.zeros(len(layers), np.float32)
-        feed = {}
-        for i, l in enumerate(layers):
-            n = md["channels"][i]
-            hw = float(cf[f"{l}_hw"][0]) * float(cf[f"{l}_hw"][1])
-            feed[name("set_targets", f"content_{l}")] = cf[l] if l in peer.CONTENT_LAYERS else np.zeros([1, 1, 1, 1], np.float32)
-            feed[name("set_targets", f"gram_{l}")] = sf[f"{l}_gram"] if l in peer.STYLE_LAYERS else np.zeros([1, 1], np.float32)
-            if l in peer.CONTENT_LAYERS:
-                cw[i] = peer.CONTENT_WEIGHT * peer.CONTENT_LAYERS[l] / (2 * math.sqrt(n) * math.sqrt(hw))
-            if l in peer.STYLE_LAYERS:
-                sw[i] = peer.STYLE_WEIGHT * peer.STYLE_LAYERS[l] / (4 * n * n * hw * hw)
-        feed[name("set_targets", "content_weights")] = cw
-        feed[name("set_targets", "style_weights")] = sw
-        feed[name("set_targets", "tv_weights")] = np.zeros([2], np.float32)
-        self.sess.run({k: v.name for k, v in sig["set_targets"].outputs.items()}, feed)
-        self.image = name("loss", "image")
-        self.fetch = [name("loss", "total", "outputs"), name("loss", "grad", "outputs")]
+        feat_name, loss_name = peer.signature_names(set(sig), md["layers"],
+                                                    list(peer.CONTENT_LAYERS) + list(peer.STYLE_LAYERS))
+        feats_out = {k: v.name for k, v in sig[feat_name].outputs.items()}
+        image_in = sig[feat_name].inputs["image"].name
+        cf = self.sess.run(feats_out, {image_in: content})
+        sf = self.sess.run(feats_out, {image_in: style})
+        feats = dict(cf, **{f"{k[:-5]}_style_gram": v for k, v in sf.items() if k.endswith("_gram")})
+        inputs = sig["set_targets"].inputs
+        specs = {k: [d.size for d in v.tensor_shape.dim] for k, v in inputs.items()}
+        feed = peer.target_feed(md, feats, peer.CONTENT_LAYERS, peer.STYLE_LAYERS, peer.STYLE_WEIGHT, specs)
+        self.sess.run({k: v.name for k, v in sig["set_targets"].outputs.items()},
+                      {inputs[k].name: v for k, v in feed.items()})
+        self.image = sig[loss_name].inputs["image"].name
+        self.fetch = [sig[loss_name].outputs["total"].name, sig[loss_name].outputs["grad"].name]
 
     def loss(self, x):
         return self.sess.run(self.fetch, {self.image: x})

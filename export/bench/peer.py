@@ -140,29 +140,55 @@ def check(args, content, style, x0, loss_fn):
          grad_max_abs_diff=float(np.abs(grad - peer_grad).max()), grad_norm=float(np.linalg.norm(peer_grad)))
 
 
+def signature_names(names, layers, used):
+    """(features, loss) signature names of an export: format 1 has one ``features`` and one
+    ``loss``; format 2 has ``features_<L>`` and ``loss_<L>`` per layer L, and a run uses
+    those of its deepest used layer."""
+    if "loss" in names:
+        return "features", "loss"
+    deepest = max(used, key=layers.index)
+    return f"features_{deepest}", f"loss_{deepest}"
+
+
+def target_feed(md, feats, content_layers, style_layers, style_weight, specs):
+    """set_targets' inputs as NumPy arrays, keyed by input name: the run's content
+    activations and Grams (zeros elsewhere) and the notebook normalisation folded into the
+    coefficients, as the Go runner sets them; TV off."""
+    layers = md["layers"]
+    cw, sw = np.zeros(len(layers), np.float32), np.zeros(len(layers), np.float32)
+    feed = {}
+    for i, l in enumerate(layers):
+        n = md["channels"][i]
+        feed[f"content_{l}"] = np.asarray(feats[l]) if l in content_layers else np.zeros([1, 1, 1, 1], np.float32)
+        feed[f"gram_{l}"] = np.asarray(feats[f"{l}_style_gram"]) if l in style_layers else np.zeros([1, 1], np.float32)
+        if l in content_layers or l in style_layers:
+            h, w = (int(v) for v in np.asarray(feats[f"{l}_hw"]))
+            if l in content_layers:
+                cw[i] = CONTENT_WEIGHT * content_layers[l] / (2 * math.sqrt(n) * math.sqrt(h * w))
+            if l in style_layers:
+                sw[i] = style_weight * style_layers[l] / (4 * n * n * (h * w) ** 2)
+    feed["content_weights"], feed["style_weights"] = cw, sw
+    feed["tv_weights"] = np.zeros(specs["tv_weights"], np.float32)
+    if "tv_grid_power" in specs:
+        feed["tv_grid_power"] = np.float32(1.0)
+    return feed
+
+
 def ours_loss(model, content, style, content_layers, style_layers, style_weight):
     """Our SavedModel with its targets set the way the Go runner sets them (features
     signature, notebook normalisation folded into the coefficients); returns its loss."""
     tf = quiet.import_tensorflow()
     m = tf.saved_model.load(model)
     md = metadata(model)
-    layers = md["layers"]
-    cf = m.signatures["features"](image=content)
-    sf = m.signatures["features"](image=style)
-    cw, sw = np.zeros(len(layers), np.float32), np.zeros(len(layers), np.float32)
-    targets = {}
-    for i, l in enumerate(layers):
-        n = md["channels"][i]
-        h, w = (int(v) for v in cf[f"{l}_hw"].numpy())
-        targets[f"content_{l}"] = cf[l] if l in content_layers else tf.zeros([1, 1, 1, 1])
-        targets[f"gram_{l}"] = sf[f"{l}_gram"] if l in style_layers else tf.zeros([1, 1])
-        if l in content_layers:
-            cw[i] = CONTENT_WEIGHT * content_layers[l] / (2 * math.sqrt(n) * math.sqrt(h * w))
-        if l in style_layers:
-            sw[i] = style_weight * style_layers[l] / (4 * n * n * (h * w) ** 2)
-    m.signatures["set_targets"](content_weights=tf.constant(cw), style_weights=tf.constant(sw),
-                                tv_weights=tf.zeros([2]), **targets)
-    return lambda image: m.signatures["loss"](image=image)
+    feat_name, loss_name = signature_names(set(m.signatures), md["layers"], list(content_layers) + list(style_layers))
+    cf = m.signatures[feat_name](image=content)
+    sf = m.signatures[feat_name](image=style)
+    feats = dict(cf, **{f"{k[:-5]}_style_gram": v for k, v in sf.items() if k.endswith("_gram")})
+    st = m.signatures["set_targets"]
+    specs = {k: v.shape for k, v in st.structured_input_signature[1].items()}
+    feed = target_feed(md, feats, content_layers, style_layers, style_weight, specs)
+    st(**{k: tf.constant(v) for k, v in feed.items()})
+    return lambda image: m.signatures[loss_name](image=image)
 
 
 def main(argv=None):
