@@ -7,8 +7,9 @@ and .bench/results.json; the last line sums up against issue 7's targets.
 
 Environment: BENCH_SIZES (HxW list, default 256x256,512x512,600x800), BENCH_WARMUP (3),
 BENCH_ITERS (15), BENCH_ROUNDS (2), BENCH_MODEL (default .bench/vgg19-random, exported
-once), BENCH_OUT (.bench). Thread settings (TF_NUM_INTRAOP_THREADS, TF_NUM_INTEROP_THREADS,
-OMP_NUM_THREADS, TF_ENABLE_ONEDNN_OPTS) pass through to both sides and are recorded.
+once), BENCH_RUNNER (default bin/runner), BENCH_OUT (.bench), BENCH_RESULTS (results.json).
+Thread settings (TF_NUM_INTRAOP_THREADS, TF_NUM_INTEROP_THREADS, OMP_NUM_THREADS,
+TF_ENABLE_ONEDNN_OPTS, TF_XLA_FLAGS) pass through to both sides and are recorded.
 
 Timings: Go's come from its metrics.csv (`seconds`, cumulative since the loop started,
 one row per evaluation; `tf_seconds`, cumulative time inside TensorFlow's run call, when
@@ -36,6 +37,7 @@ THREAD_ENV = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREA
               "TF_ENABLE_ONEDNN_OPTS", "TF_XLA_FLAGS")
 TARGETS = {"ratio": 0.85, "rss": 0.8, "overhead_pct": 1.0, "peak_fraction": 0.5, "linear": 0.15}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+RUNNER = os.path.join(ROOT, os.environ.get("BENCH_RUNNER", "bin/runner"))
 
 
 class BenchError(Exception):
@@ -158,7 +160,7 @@ def run_go(model, h, w, warmup, iters, work):
         f.write(go_config(model, h, w, warmup + iters - 1))  # evaluations 0..N: N+1 of them
     out = os.path.join(work, "go-out")
     shutil.rmtree(out, ignore_errors=True)
-    child = Child([os.path.join(ROOT, "bin", "runner"), "-config", cfg, "-out", out],
+    child = Child([RUNNER, "-config", cfg, "-out", out],
                   os.path.join(work, "go.log"))
     child.check("bin/runner")
     with open(os.path.join(out, "bench", "metrics.csv")) as f:
@@ -339,8 +341,8 @@ def main():
     model = os.environ.get("BENCH_MODEL", ".bench/vgg19-random")
     out_dir = os.path.join(ROOT, os.environ.get("BENCH_OUT", ".bench"))
     todo = sizes()
-    if not os.access(os.path.join(ROOT, "bin", "runner"), os.X_OK):
-        raise BenchError("bin/runner is missing: run make build (make bench does)")
+    if not os.access(RUNNER, os.X_OK):
+        raise BenchError(f"{os.path.relpath(RUNNER, ROOT)} is missing: run make build (make bench does)")
     os.makedirs(out_dir, exist_ok=True)
     ensure_model(model)
     with open(os.path.join(ROOT, model, "assets.extra", "metadata.json")) as f:
@@ -392,7 +394,8 @@ def main():
         "threads": {"env": threads_env, "tensorflow_default": pk["threads"],
                     "note": "0 means TensorFlow picks (one thread per core)"},
         "peak": {"start": pk, "end": pk_end},
-        "settings": {"warmup": warmup, "iters": iters, "rounds": rounds, "model": model, "content": CONTENT,
+        "settings": {"warmup": warmup, "iters": iters, "rounds": rounds, "model": model,
+                     "model_format": md.get("format"), "runner": os.path.relpath(RUNNER, ROOT), "content": CONTENT,
                      "style": STYLE, "layers": "content conv4_2; style conv1_1..conv5_1 weight 1",
                      "style_weight": 500, "learning_rate": 2.0, "noise_ratio": 0.7},
         "overhead_note": None if all(c["go_overhead_pct"] is not None for c in cases)
@@ -401,7 +404,7 @@ def main():
                         "by the time to save final.png (metrics.csv has loop-relative times only)",
         "cases": cases, "summary": line,
     }
-    path = os.path.join(out_dir, "results.json")
+    path = os.path.join(out_dir, os.environ.get("BENCH_RESULTS", "results.json"))
     with open(path + ".tmp", "w") as f:
         json.dump(results, f, indent=2)
     os.replace(path + ".tmp", path)
