@@ -248,11 +248,18 @@ def gflop_per_iter(md, h, w, upto="conv5_1", style=("conv1_1", "conv2_1", "conv3
 
 
 def ensure_model(model):
-    if os.path.isfile(os.path.join(ROOT, model, "saved_model.pb")):
-        return
-    print(f"bench: exporting the full-width random VGG19 to {model} (once)", flush=True)
-    r = subprocess.run([sys.executable, "-m", "export", "--out", model, "--weights", "random", "--seed", "0"],
-                       cwd=ROOT)
+    """Exports the full-width random VGG19 once; again when the exporter's format changed."""
+    from export.__main__ import FORMAT
+    meta = os.path.join(ROOT, model, "assets.extra", "metadata.json")
+    if os.path.isfile(meta):
+        with open(meta) as f:
+            if json.load(f).get("format") == FORMAT:
+                return
+        if "BENCH_MODEL" in os.environ:
+            return  # a model the user named is used as it is
+    print(f"bench: exporting the full-width random VGG19 ({FORMAT}) to {model} (once)", flush=True)
+    r = subprocess.run([sys.executable, "-m", "export", "--out", model, "--weights", "random", "--seed", "0",
+                        "--force"], cwd=ROOT)
     if r.returncode != 0:
         raise BenchError(f"export of {model} failed (exit {r.returncode})")
 
@@ -336,6 +343,33 @@ def table(cases):
     return "\n".join("  ".join(v.rjust(wd) for v, wd in zip(r, widths)) for r in rows)
 
 
+def write_results(out_dir, info, pk, pk_end, threads_env, settings, cases, complete):
+    """Writes results.json (atomically); called after every size, so a cut-short run keeps
+    what it measured (complete: false)."""
+    info = dict(info, loadavg_end=os.getloadavg())
+    try:  # two AVX-512 FMA units per core: 2 x 16 lanes x 2 FLOP per cycle in float32
+        info["nominal_float32_gflops"] = info["usable_cores"] * float(info["cpuid"]["cpu MHz"]) * 64 / 1000
+    except (KeyError, ValueError):
+        info["nominal_float32_gflops"] = None
+    line = verdict(cases) if cases else "targets: no case measured"
+    results = {
+        "complete": complete, "machine": info, "tensorflow": pk["tensorflow"],
+        "threads": {"env": threads_env, "tensorflow_default": pk["threads"],
+                    "note": "0 means TensorFlow picks (one thread per core)"},
+        "peak": {"start": pk, "end": pk_end}, "settings": settings,
+        "overhead_note": None if cases and all(c["go_overhead_pct"] is not None for c in cases)
+        else "go_overhead_pct is null: the runner's metrics.csv has no tf_seconds column",
+        "startup_note": "Go start-up is process start to the end of the first evaluation, an upper bound "
+                        "by the time to save final.png (metrics.csv has loop-relative times only)",
+        "cases": cases, "summary": line,
+    }
+    path = os.path.join(out_dir, os.environ.get("BENCH_RESULTS", "results.json"))
+    with open(path + ".tmp", "w") as f:
+        json.dump(results, f, indent=2)
+    os.replace(path + ".tmp", path)
+    return path, line
+
+
 def main():
     warmup, iters, rounds = env_int("BENCH_WARMUP", 3), env_int("BENCH_ITERS", 15), env_int("BENCH_ROUNDS", 2)
     model = os.environ.get("BENCH_MODEL", ".bench/vgg19-random")
@@ -355,6 +389,10 @@ def main():
     print(f"bench: {warmup} warm-up + {iters} timed iterations, {rounds} rounds of Go, peer; "
           f"thread env {', '.join(f'{k}={v}' for k, v in threads_env.items() if v) or 'unset (TensorFlow defaults)'}; "
           f"load average {info['loadavg_start'][0]:.1f} (other work on the machine makes timings noisy)", flush=True)
+    settings = {"warmup": warmup, "iters": iters, "rounds": rounds, "model": model,
+                "model_format": md.get("format"), "runner": os.path.relpath(RUNNER, ROOT), "content": CONTENT,
+                "style": STYLE, "layers": "content conv4_2; style conv1_1..conv5_1 weight 1",
+                "style_weight": 500, "learning_rate": 2.0, "noise_ratio": 0.7}
     work = tempfile.mkdtemp(prefix="run-", dir=out_dir)
     try:
         pk = peak(work)
@@ -377,37 +415,14 @@ def main():
                 print(f"bench: {h}x{w} round {r + 1}: Go {med(go_runs[-1]['steps']):.3f} s/it, "
                       f"peer {med(peer_runs[-1]['steps']):.3f} s/it", flush=True)
             cases.append(summarise(h, w, check, go_runs, peer_runs, gflop_per_iter(md, h, w), pk))
+            write_results(out_dir, info, pk, None, threads_env, settings, cases, complete=False)
         pk_end = peak(work)
         for c in cases:  # the machine's best figure in this run
             c["peak_gflops"] = max(pk["float32_gflops"], pk_end["float32_gflops"])
             c["peak_fraction"] = c["achieved_gflops"] / c["peak_gflops"]
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    info["loadavg_end"] = os.getloadavg()
-    try:  # two AVX-512 FMA units per core: 2 x 16 lanes x 2 FLOP per cycle in float32
-        info["nominal_float32_gflops"] = info["usable_cores"] * float(info["cpuid"]["cpu MHz"]) * 64 / 1000
-    except (KeyError, ValueError):
-        info["nominal_float32_gflops"] = None
-    line = verdict(cases)
-    results = {
-        "machine": info, "tensorflow": pk["tensorflow"],
-        "threads": {"env": threads_env, "tensorflow_default": pk["threads"],
-                    "note": "0 means TensorFlow picks (one thread per core)"},
-        "peak": {"start": pk, "end": pk_end},
-        "settings": {"warmup": warmup, "iters": iters, "rounds": rounds, "model": model,
-                     "model_format": md.get("format"), "runner": os.path.relpath(RUNNER, ROOT), "content": CONTENT,
-                     "style": STYLE, "layers": "content conv4_2; style conv1_1..conv5_1 weight 1",
-                     "style_weight": 500, "learning_rate": 2.0, "noise_ratio": 0.7},
-        "overhead_note": None if all(c["go_overhead_pct"] is not None for c in cases)
-        else "go_overhead_pct is null: the runner's metrics.csv has no tf_seconds column",
-        "startup_note": "Go start-up is process start to the end of the first evaluation, an upper bound "
-                        "by the time to save final.png (metrics.csv has loop-relative times only)",
-        "cases": cases, "summary": line,
-    }
-    path = os.path.join(out_dir, os.environ.get("BENCH_RESULTS", "results.json"))
-    with open(path + ".tmp", "w") as f:
-        json.dump(results, f, indent=2)
-    os.replace(path + ".tmp", path)
+    path, line = write_results(out_dir, info, pk, pk_end, threads_env, settings, cases, complete=True)
     print(table(cases))
     print(f"bench: results in {os.path.relpath(path, ROOT)}")
     print(line)
