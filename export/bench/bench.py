@@ -429,7 +429,26 @@ def main():
     return 0
 
 
+def markdown(path):
+    """The README's table from a results.json: python -m export.bench.bench --markdown [FILE]."""
+    with open(path) as f:
+        r = json.load(f)
+    lines = ["| size | Go s/iter | peer s/iter | Go/peer | Go CPU s/iter | peer CPU s/iter | GFLOP/iter "
+             "| Go GFLOP/s | peak fraction | Go RSS MB | peer RSS MB | Go start-up s | peer start-up s |",
+             "| --- " * 13 + "|"]
+    for c in r["cases"]:
+        lines.append("| " + " | ".join([
+            c["size"], f"{c['go_s_per_iter']:.3f}", f"{c['peer_s_per_iter']:.3f}", f"{c['ratio']:.2f}",
+            f"{c['go_cpu_s_per_iter']:.2f}", f"{c['peer_cpu_s_per_iter']:.2f}", f"{c['gflop_per_iter']:.0f}",
+            f"{c['achieved_gflops']:.0f}", f"{c['peak_fraction']:.2f}", f"{c['go_peak_rss_mb']:.0f}",
+            f"{c['peer_peak_rss_mb']:.0f}", f"{c['go_startup_s']:.1f}", f"{c['peer_startup_s']:.1f}"]) + " |")
+    return "\n".join(lines) + "\n\n" + r["summary"]
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--markdown"]:
+        print(markdown(sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, ".bench", "results.json")))
+        sys.exit(0)
     try:
         sys.exit(main())
     except BenchError as e:
