@@ -149,8 +149,9 @@ def one(args):
         s = Session(tf, args.model, config, content, style)
         _, steps, totals = optimise(s, x0, args.warmup + args.iters)
     except Exception as e:  # a lever TensorFlow rejects is a finding, reported as such
-        msg = str(e).strip().splitlines()
-        print(json.dumps({"lever": args.one, "error": f"{type(e).__name__}: {msg[0] if msg else ''}"[:300]}))
+        msg = [m.strip() for m in str(e).strip().splitlines() if m.strip()]
+        text = " / ".join(msg[:1] + msg[-2:]) if msg else ""
+        print(json.dumps({"lever": args.one, "error": f"{type(e).__name__}: {text}"[:600]}))
         return 0
     setup = time.perf_counter() - t - sum(steps)
     print(json.dumps({"lever": args.one, "model": args.model, "size": f"{args.h}x{args.w}",
