@@ -27,7 +27,7 @@ CGO_ENV = CGO_ENABLED=1 CGO_CFLAGS="-I$(TF_DIR)/include" \
 MODEL := models/vgg19-random
 GO_SOURCES := $(shell find cmd graphs runner configs -name '*.go' -o -name '*.yaml' 2>/dev/null) go.mod go.sum
 
-.PHONY: setup build export test test-go test-py demo bench check-tf clean docs
+.PHONY: setup build export test test-go test-py demo bench bench-go bench-levers check-tf clean docs
 
 setup: $(STAMP) bin/runner
 
@@ -96,7 +96,18 @@ test-go: $(STAMP)
 test-py: $(STAMP)
 	$(PY) -m pytest -q export/tests
 
-bench: $(STAMP)
+# The Go runner against the Python peer (export/bench/), A B A B at 256x256, 512x512 and
+# 600x800: a table on stdout and .bench/results.json. Under 20 minutes on 2 cores; quick
+# runs: make bench BENCH_SIZES=256x256 BENCH_ITERS=5. See README "Performance".
+bench: bin/runner
+	$(PY) -m export.bench.bench
+
+# Session options (threads, Grappler, bf16, XLA) timed on our exported graph; .bench/levers.json.
+bench-levers: $(STAMP)
+	$(PY) -m export.bench.levers
+
+# The Go micro-benchmarks.
+bench-go: $(STAMP)
 	$(CGO_ENV) go test -run '^$$' -bench . -benchtime 20x ./...
 
 # The README's config reference, from the key table (runner/config/keys.go);
