@@ -21,23 +21,24 @@ import (
 
 // run is the state of a run across its scales.
 type run struct {
-	ex      *experiment
-	f       *folder
-	rec     *recorder
-	rep     *progress.Reporter
-	log     *slog.Logger
-	res     Result
-	losses  graphs.Losses
-	it      int // iterations completed, all scales
-	evals   int // loss-and-gradient evaluations
-	total   int // iterations planned, all scales
-	start   time.Time
-	first   float64         // seconds the first evaluation took
-	x       *picture.Tensor // the picture being optimised
-	content *picture.Tensor // this scale's content (preserve_colors)
-	resumed *rundir.State   // the checkpoint to resume the first scale from
-	offset  float64         // seconds spent before a resume
-	gradBad bool            // the last gradient held NaN or Inf
+	ex        *experiment
+	f         *folder
+	rec       *recorder
+	rep       *progress.Reporter
+	log       *slog.Logger
+	res       Result
+	losses    graphs.Losses
+	it        int // iterations completed, all scales
+	evals     int // loss-and-gradient evaluations
+	total     int // iterations planned, all scales
+	start     time.Time
+	first     float64         // seconds the first evaluation took
+	x         *picture.Tensor // the picture being optimised
+	content   *picture.Tensor // this scale's content (preserve_colors)
+	resumed   *rundir.State   // the checkpoint to resume the first scale from
+	offset    float64         // seconds spent before a resume
+	gradBad   bool            // the last gradient held NaN or Inf
+	tfSeconds float64         // seconds inside TensorFlow's run call, all evaluations
 }
 
 // finite reports whether every value is a number: x-x is 0 for finite x
@@ -224,7 +225,7 @@ func (r *run) checkpoint(x []float32, opt optim.Optimizer, scale, evals int) err
 	st := opt.State()
 	return r.f.SaveState(rundir.State{Iteration: r.it, Width: r.x.Width, Height: r.x.Height, Image: x,
 		Optimizer: rundir.Optimizer{Name: st.Name, Vectors: st.Vectors, Scalars: st.Scalars},
-		Extra: map[string]float64{"scale": float64(scale), "evaluations": float64(evals), "seconds": time.Since(r.start).Seconds(),
+		Extra: map[string]float64{"scale": float64(scale), "evaluations": float64(evals), "seconds": time.Since(r.start).Seconds(), "tf_seconds": r.tfSeconds,
 			"initial_total": float64(r.res.Initial.Total)}})
 }
 
@@ -245,7 +246,7 @@ func (r *run) resume() (int, error) {
 		return 0, err
 	}
 	r.resumed, r.it = &st, st.Iteration
-	r.evals, r.offset = int(st.Extra["evaluations"]), st.Extra["seconds"]
+	r.evals, r.offset, r.tfSeconds = int(st.Extra["evaluations"]), st.Extra["seconds"], st.Extra["tf_seconds"]
 	r.res.Initial.Total = float32(st.Extra["initial_total"])
 	r.log.Info("resuming", "dir", r.ex.dir, "iteration", st.Iteration)
 	return int(st.Extra["scale"]), nil
@@ -274,7 +275,8 @@ func (r *run) check() error {
 // record writes the evaluation's rows, keeps the result and logs.
 func (r *run) record(end int) error {
 	elapsed := time.Since(r.start).Seconds()
-	if err := r.rec.record(r.it, r.evals, &r.losses, elapsed); err != nil {
+	r.tfSeconds += r.losses.RunSeconds
+	if err := r.rec.record(r.it, r.evals, &r.losses, elapsed, r.tfSeconds); err != nil {
 		return err
 	}
 	if r.evals == 1 {

@@ -23,7 +23,7 @@ type layerTerm struct {
 	style bool
 }
 
-const metricsHeader = "iteration,total,content,style,tv,seconds,evaluations"
+const metricsHeader = "iteration,total,content,style,tv,seconds,evaluations,tf_seconds"
 
 func newRecorder(f *folder, p layerPlan, layerNames []string) (*recorder, error) {
 	r := &recorder{}
@@ -66,13 +66,14 @@ func (r *recorder) useTargets(t *scaleTargets) {
 }
 
 // record writes one evaluation's rows; it allocates nothing.
-func (r *recorder) record(it, evals int, l *graphs.Losses, seconds float64) error {
+func (r *recorder) record(it, evals int, l *graphs.Losses, seconds, tfSeconds float64) error {
 	r.metrics.Begin(it)
 	for _, v := range [4]float32{l.Total, l.Content, l.Style, l.TV} {
 		r.metrics.Float32(v)
 	}
 	r.metrics.Seconds(seconds)
 	r.metrics.Int(evals)
+	r.metrics.Seconds(tfSeconds)
 	r.layers.Begin(it)
 	for i, c := range r.columns {
 		raw := l.ContentLayers[c.index]

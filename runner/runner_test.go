@@ -93,7 +93,7 @@ func TestEndToEndTinyModel(t *testing.T) {
 
 	// metrics.csv: header + iterations 0..20, losses matching the result.
 	rows := readCSV(t, filepath.Join(dir, "metrics.csv"))
-	if strings.Join(rows[0], ",") != "iteration,total,content,style,tv,seconds,evaluations" || len(rows) != 22 {
+	if strings.Join(rows[0], ",") != "iteration,total,content,style,tv,seconds,evaluations,tf_seconds" || len(rows) != 22 {
 		t.Fatalf("metrics: header %v, %d rows", rows[0], len(rows))
 	}
 	last, _ := strconv.ParseFloat(rows[21][1], 64)
