@@ -244,13 +244,13 @@ func source(o *options) (config.Source, error) {
 	return config.Source{Name: path, Data: data}, nil
 }
 
-// withSignals cancels the context at the first SIGINT or SIGTERM and
+// withSignals cancels the context at the first SIGINT, SIGTERM or SIGHUP and
 // remembers which; a second one exits at once.
 func withSignals() (context.Context, *syscall.Signal) {
 	ctx, cancel := context.WithCancel(context.Background())
 	got := new(syscall.Signal)
 	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP) // HUP: the terminal closed
 	go func() {
 		s := (<-ch).(syscall.Signal)
 		*got = s
