@@ -271,68 +271,70 @@ func compareRuns(t *testing.T, want, got string) {
 // even ones by running the same command again. The kill points come from a
 // time-seeded generator; the seed is logged to replay a failure.
 func TestKillAndResumeIsExact(t *testing.T) {
+	t.Parallel()
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("KILL_SEED"); s != "" {
 		seed, _ = strconv.ParseUint(s, 10, 64)
 	}
 	rng := rand.New(rand.NewPCG(seed, 0))
 	t.Logf("kill points from seed %d (KILL_SEED=%d replays them)", seed, seed)
-	const iterations = 40
+	const iterations = 24
 	sets := []string{fmt.Sprint("iterations=", iterations), "checkpoint_every=4", "optimizer=adam"}
 	root := t.TempDir()
 	mustRun(t, tinyRun(filepath.Join(root, "whole"), sets...)...)
 	whole := filepath.Join(root, "whole", runName)
 
 	for trial := 1; trial <= 5; trial++ {
-		out := filepath.Join(root, fmt.Sprint("trial", trial))
-		dir := filepath.Join(out, runName)
 		k := 1 + rng.IntN(iterations-2)
-		p := start(t, tinyRun(out, sets...)...)
-		if !p.waitFor(iteration(k)) {
-			_, stderr, code := p.wait()
-			t.Fatalf("trial %d: runner ended (exit %d) before iteration %d: %s", trial, code, k, stderr)
-		}
-		p.cmd.Process.Signal(syscall.SIGKILL)
-		stdout, _, code := p.wait()
-		st, err := rundir.ReadStatus(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if code != -1 || st.State == rundir.Done {
-			t.Fatalf("trial %d: the runner finished before SIGKILL at iteration %d (exit %d)\n%s", trial, k, code, stdout)
-		}
-		if st.State != rundir.Running || !st.Stale {
-			t.Errorf("trial %d: status after SIGKILL %+v: want running with a dead runner", trial, st)
-		}
-		how := "-resume"
-		args := []string{"-resume", dir}
-		if trial%2 == 0 {
-			how, args = "the same command", tinyRun(out, sets...)
-		}
-		t.Logf("trial %d: SIGKILL after iteration %d (last checkpoint %d), resumed with %s", trial, k, st.Iteration, how)
-		stdout = mustRun(t, args...)
-		if st.Iteration > 0 && !strings.Contains(stdout, fmt.Sprintf("msg=resuming dir=%s iteration=%d", dir, st.Iteration)) {
-			t.Errorf("trial %d: no resume from iteration %d in\n%s", trial, st.Iteration, stdout)
-		}
-		if !strings.Contains(stdout, "took over run folder "+dir) {
-			t.Errorf("trial %d: the dead runner's lock was not reported taken over:\n%s", trial, stdout)
-		}
-		if st, err := rundir.ReadStatus(dir); err != nil || st.State != rundir.Done || st.Iteration != iterations {
-			t.Errorf("trial %d: status %+v %v, want done at %d", trial, st, err, iterations)
-		}
-		compareRuns(t, whole, dir)
-		if t.Failed() {
-			t.Fatalf("trial %d of 5 differs", trial)
-		}
+		t.Run(fmt.Sprint("trial ", trial), func(t *testing.T) {
+			t.Parallel()
+			out := filepath.Join(root, fmt.Sprint("trial", trial))
+			dir := filepath.Join(out, runName)
+			p := start(t, tinyRun(out, sets...)...)
+			if !p.waitFor(iteration(k)) {
+				_, stderr, code := p.wait()
+				t.Fatalf("trial %d: runner ended (exit %d) before iteration %d: %s", trial, code, k, stderr)
+			}
+			p.cmd.Process.Signal(syscall.SIGKILL)
+			stdout, _, code := p.wait()
+			st, err := rundir.ReadStatus(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if code != -1 || st.State == rundir.Done {
+				t.Fatalf("trial %d: the runner finished before SIGKILL at iteration %d (exit %d)\n%s", trial, k, code, stdout)
+			}
+			if st.State != rundir.Running || !st.Stale {
+				t.Errorf("trial %d: status after SIGKILL %+v: want running with a dead runner", trial, st)
+			}
+			how := "-resume"
+			args := []string{"-resume", dir}
+			if trial%2 == 0 {
+				how, args = "the same command", tinyRun(out, sets...)
+			}
+			t.Logf("trial %d: SIGKILL after iteration %d (last checkpoint %d), resumed with %s", trial, k, st.Iteration, how)
+			stdout = mustRun(t, args...)
+			if st.Iteration > 0 && !strings.Contains(stdout, fmt.Sprintf("msg=resuming dir=%s iteration=%d", dir, st.Iteration)) {
+				t.Errorf("trial %d: no resume from iteration %d in\n%s", trial, st.Iteration, stdout)
+			}
+			if !strings.Contains(stdout, "took over run folder "+dir) {
+				t.Errorf("trial %d: the dead runner's lock was not reported taken over:\n%s", trial, stdout)
+			}
+			if st, err := rundir.ReadStatus(dir); err != nil || st.State != rundir.Done || st.Iteration != iterations {
+				t.Errorf("trial %d: status %+v %v, want done at %d", trial, st, err, iterations)
+			}
+			compareRuns(t, whole, dir)
+		})
 	}
 
 	// L-BFGS: a resume starts its curvature memory afresh, so the run is
 	// not the uninterrupted one; it must still finish with a finite loss.
+	k := 1 + rng.IntN(15)
 	t.Run("lbfgs", func(t *testing.T) {
+		t.Parallel()
 		sets := []string{"iterations=20", "checkpoint_every=2", "optimizer=lbfgs"}
 		out := filepath.Join(root, "lbfgs")
 		dir := filepath.Join(out, runName)
-		k := 1 + rng.IntN(15)
 		p := start(t, tinyRun(out, sets...)...)
 		if !p.waitFor(iteration(k)) {
 			_, stderr, code := p.wait()
@@ -359,9 +361,10 @@ func TestKillAndResumeIsExact(t *testing.T) {
 // works, a second one on the same folder refuses in one line naming its pid
 // and host, and the first finishes undisturbed, its files whole.
 func TestSIGTERMThenSameCommandAndSecondRunner(t *testing.T) {
+	t.Parallel()
 	out := t.TempDir()
 	dir := filepath.Join(out, runName)
-	args := tinyRun(out, "iterations=100", "checkpoint_every=25")
+	args := tinyRun(out, "iterations=60", "checkpoint_every=20")
 	p := start(t, args...)
 	if !p.waitFor(iteration(5)) {
 		_, stderr, _ := p.wait()
@@ -400,8 +403,8 @@ func TestSIGTERMThenSameCommandAndSecondRunner(t *testing.T) {
 	if code != 0 || stderr != "" {
 		t.Fatalf("the first runner, after the second was refused: exit %d, stderr %q\n%s", code, stderr, stdout)
 	}
-	if st, err := rundir.ReadStatus(dir); err != nil || st.State != rundir.Done || st.Iteration != 100 || st.PID != first.cmd.Process.Pid {
-		t.Errorf("status %+v %v: want done at 100 by pid %d", st, err, first.cmd.Process.Pid)
+	if st, err := rundir.ReadStatus(dir); err != nil || st.State != rundir.Done || st.Iteration != 60 || st.PID != first.cmd.Process.Pid {
+		t.Errorf("status %+v %v: want done at 60 by pid %d", st, err, first.cmd.Process.Pid)
 	}
 	rows := strings.Split(strings.TrimSpace(withoutSeconds(t, filepath.Join(dir, "metrics.csv"))), "\n")
 	for i, r := range rows[1:] { // every iteration exactly once, in order
@@ -409,10 +412,10 @@ func TestSIGTERMThenSameCommandAndSecondRunner(t *testing.T) {
 			t.Fatalf("metrics.csv row %d is %q", i+1, r)
 		}
 	}
-	if len(rows) != 102 {
-		t.Errorf("metrics.csv has %d rows, want a header and 101", len(rows))
+	if len(rows) != 62 {
+		t.Errorf("metrics.csv has %d rows, want a header and 61", len(rows))
 	}
-	for _, name := range []string{"final.png", "styled_0100.png", "initial.png"} {
+	for _, name := range []string{"final.png", "styled_0060.png", "initial.png"} {
 		if err := decodesAsPNG(filepath.Join(dir, name)); err != nil {
 			t.Error(err)
 		}
@@ -422,11 +425,12 @@ func TestSIGTERMThenSameCommandAndSecondRunner(t *testing.T) {
 // A second signal ends the runner at once, with one line on stderr, and the
 // last checkpoint stays whole (its CRC checks) and resumable.
 func TestSecondSignalStopsAtOnce(t *testing.T) {
+	t.Parallel()
 	out := t.TempDir()
 	dir := filepath.Join(out, runName)
-	// 640x480: an evaluation takes long enough for the second signal to
+	// 400x300: an evaluation takes long enough for the second signal to
 	// arrive before the first one's checkpoint is written.
-	p := start(t, tinyRun(out, "width=640", "height=480", "iterations=50", "checkpoint_every=1")...)
+	p := start(t, tinyRun(out, "width=400", "height=300", "iterations=50", "checkpoint_every=1")...)
 	if !p.waitFor(iteration(1)) {
 		_, stderr, _ := p.wait()
 		t.Fatalf("runner ended before iteration 1: %s", stderr)
@@ -480,6 +484,7 @@ func hashes(t *testing.T, dir string) map[string]string {
 // stops with one line naming the file, leaves the earlier run and its own
 // last checkpoint whole, and resumes to the end once the filler is deleted.
 func TestDiskFullMidRun(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("skipped: mounting a small tmpfs needs root (run as root, e.g. in .ci/run)")
 	}
@@ -510,7 +515,7 @@ func TestDiskFullMidRun(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	args := tinyRun(mnt, "name=full", "iterations=40", "checkpoint_every=1")
+	args := tinyRun(mnt, "name=full", "iterations=20", "checkpoint_every=1")
 	stdout, stderr, code := runCmd(t, args...)
 	dir := filepath.Join(mnt, "full")
 	if code != 1 {
@@ -547,8 +552,8 @@ func TestDiskFullMidRun(t *testing.T) {
 	if !strings.Contains(stdout, fmt.Sprintf("msg=resuming dir=%s iteration=%d", dir, s.Iteration)) {
 		t.Errorf("the rerun did not resume from iteration %d:\n%s", s.Iteration, stdout)
 	}
-	if st, err := rundir.ReadStatus(dir); err != nil || st.State != rundir.Done || st.Iteration != 40 {
-		t.Errorf("after freeing space: status %+v %v, want done at 40", st, err)
+	if st, err := rundir.ReadStatus(dir); err != nil || st.State != rundir.Done || st.Iteration != 20 {
+		t.Errorf("after freeing space: status %+v %v, want done at 20", st, err)
 	}
 	if err := decodesAsPNG(filepath.Join(dir, "final.png")); err != nil {
 		t.Error(err)
@@ -701,6 +706,8 @@ type badCase struct {
 	made bool
 	// after checks more once the runner ended (nil: nothing more).
 	after func(t *testing.T, tmp string)
+	// serial: not at once with the other serial cases (they share a run folder).
+	serial bool
 }
 
 // sweepConfig writes a sweep of the tiny model with the given sweep block.
@@ -731,6 +738,7 @@ func file(t *testing.T, tmp, name string, data []byte, mode os.FileMode) string 
 // nothing half-written. The faults that need a running runner (signals,
 // SIGKILL, two runners, a full disk) are the tests above.
 func TestBadInputTable(t *testing.T) {
+	t.Parallel()
 	shared := t.TempDir()
 	finishedOut := filepath.Join(shared, "finished")
 	finished := filepath.Join(finishedOut, runName)
@@ -792,7 +800,7 @@ func TestBadInputTable(t *testing.T) {
 		{name: "picture empty", code: 1, want: "empty.png: empty file, not a picture", args: picture("empty.png", nil)},
 		{name: "picture truncated PNG", code: 1, want: "cut.png: corrupt or truncated PNG picture (png: invalid format: not enough pixel data)", args: picture("cut.png", validPNG[:len(validPNG)/2])},
 		{name: "picture corrupt JPEG", code: 1, want: "corrupt.jpg: truncated or corrupt JPEG picture (its data ends before the picture does)", args: picture("corrupt.jpg", corruptJPEG)},
-		{name: "picture truncated JPEG", code: 1, want: "cut.jpg: truncated or corrupt JPEG picture (its data ends before the picture does)", args: picture("cut.jpg", jpeg[:len(jpeg)/3])},
+		{name: "picture truncated JPEG", code: 1, want: "cut.jpg: corrupt or truncated JPEG picture", args: picture("cut.jpg", jpeg[:len(jpeg)/3])},
 		{name: "picture text named .png", code: 1, want: "text.png: not a JPEG, PNG or GIF picture", args: picture("text.png", []byte("hello, not a picture\n"))},
 		{name: "picture 60000x60000 header", code: 1, want: "huge.png: PNG picture of 60000x60000 pixels (3600 megapixels) is over the limit of 100 megapixels",
 			args: func(t *testing.T, tmp string) []string {
@@ -838,10 +846,10 @@ func TestBadInputTable(t *testing.T) {
 		{name: "style_weight 1e38", code: 1, made: true,
 			want: "iteration 0: the loss of the start picture is +Inf: the weights (content_weight, style_weight, tv_weight, layer weights) are too large for float32", args: sets("style_weight=1e38")},
 		// run folders
-		{name: "finished run without -overwrite", code: 1, made: true, after: untouched,
+		{name: "finished run without -overwrite", code: 1, made: true, after: untouched, serial: true,
 			want: "run folder " + finished + " holds a finished run (config ",
 			args: func(t *testing.T, tmp string) []string { return tinyRun(finishedOut, "iterations=2") }},
-		{name: "finished run, another config", code: 1, made: true, after: untouched,
+		{name: "finished run, another config", code: 1, made: true, after: untouched, serial: true,
 			want: "run folder " + finished + " holds a finished run",
 			args: func(t *testing.T, tmp string) []string { return tinyRun(finishedOut, "iterations=3") }},
 		{name: "-resume a finished run", code: 1, made: true, after: untouched,
@@ -911,6 +919,9 @@ func TestBadInputTable(t *testing.T) {
 		}
 		names[tc.name] = true
 		t.Run(tc.name, func(t *testing.T) {
+			if !tc.serial {
+				t.Parallel()
+			}
 			tmp := t.TempDir()
 			args := tc.args(t, tmp)
 			stdout, stderr, code := runCmd(t, args...)
