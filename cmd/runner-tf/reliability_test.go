@@ -925,6 +925,7 @@ func TestBadInputTable(t *testing.T) {
 			tmp := t.TempDir()
 			args := tc.args(t, tmp)
 			stdout, stderr, code := runCmd(t, args...)
+			t.Logf("exit %d: %s", code, strings.TrimSpace(stderr)) // what the user sees, for the README's table
 			if code != tc.code {
 				t.Errorf("exit %d, want %d\nstderr %q\n%s", code, tc.code, stderr, stdout)
 			}
