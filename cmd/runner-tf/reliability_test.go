@@ -836,8 +836,15 @@ func TestBadInputTable(t *testing.T) {
 				return tiny(tmp, "model="+hostileModel(t, filepath.Join(tmp, "hostile"), filepath.Join(tmp, "written")))
 			},
 			after: func(t *testing.T, tmp string) {
-				if _, err := os.Stat(filepath.Join(tmp, "written")); !os.IsNotExist(err) {
+				written := filepath.Join(tmp, "written")
+				if _, err := os.Stat(written); !os.IsNotExist(err) {
 					t.Errorf("the refused model wrote its file")
+				}
+				// Trusted, the same model does write it as it loads (the run
+				// then stops on a missing picture): the refusal is what saved it.
+				runCmd(t, append(tiny(tmp, "model="+filepath.Join(tmp, "hostile"), "content=nope.jpg"), "-trust-model")...)
+				if _, err := os.Stat(written); err != nil {
+					t.Errorf("the hostile model is not hostile: loaded with -trust-model it wrote nothing (%v)", err)
 				}
 			}},
 		// values
