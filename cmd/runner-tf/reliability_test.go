@@ -194,17 +194,17 @@ func compareStates(t *testing.T, want, got rundir.State) {
 	if !sameFloats(want.Image, got.Image) {
 		t.Errorf("state: the image differs")
 	}
-	wo, go_ := want.Optimizer, got.Optimizer
-	if wo.Name != go_.Name || len(wo.Vectors) != len(go_.Vectors) || len(wo.Scalars) != len(go_.Scalars) {
-		t.Errorf("state: optimizer %s %d vectors %d scalars, want %s %d %d", go_.Name, len(go_.Vectors), len(go_.Scalars), wo.Name, len(wo.Vectors), len(wo.Scalars))
+	wo, gopt := want.Optimizer, got.Optimizer
+	if wo.Name != gopt.Name || len(wo.Vectors) != len(gopt.Vectors) || len(wo.Scalars) != len(gopt.Scalars) {
+		t.Errorf("state: optimizer %s %d vectors %d scalars, want %s %d %d", gopt.Name, len(gopt.Vectors), len(gopt.Scalars), wo.Name, len(wo.Vectors), len(wo.Scalars))
 	}
 	for name, v := range wo.Vectors {
-		if !sameFloats(v, go_.Vectors[name]) {
+		if !sameFloats(v, gopt.Vectors[name]) {
 			t.Errorf("state: optimizer vector %s differs", name)
 		}
 	}
 	for name, v := range wo.Scalars {
-		if g, ok := go_.Scalars[name]; !ok || math.Float64bits(g) != math.Float64bits(v) {
+		if g, ok := gopt.Scalars[name]; !ok || math.Float64bits(g) != math.Float64bits(v) {
 			t.Errorf("state: optimizer scalar %s = %v, want %v", name, g, v)
 		}
 	}
