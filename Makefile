@@ -92,6 +92,10 @@ test: test-go test-py
 test-go: $(STAMP)
 	$(CGO_ENV) go vet ./...
 	$(CGO_ENV) STYLE_PYTHON=$(abspath $(PY)) go test -count=1 ./...
+	@# A short fuzz run of each FuzzLoad (pictures; configs with overrides) on top
+	@# of their seed corpora, which the plain run above already replays.
+	$(CGO_ENV) go test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime 10s ./runner/picture/
+	$(CGO_ENV) go test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime 10s ./runner/config/
 
 test-py: $(STAMP)
 	$(PY) -m pytest -q export/tests

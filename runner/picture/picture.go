@@ -108,7 +108,9 @@ func decodeError(format string, err error) error {
 	case errors.Is(err, image.ErrFormat):
 		return errors.New("not a JPEG, PNG or GIF picture")
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
-		return fmt.Errorf("truncated %s (the file ends early)", what)
+		// A cut file ends early, and so does one whose bytes were damaged
+		// where they give a length: the decoder cannot tell the two apart.
+		return fmt.Errorf("truncated or corrupt %s (its data ends before the picture does)", what)
 	default:
 		return fmt.Errorf("corrupt or truncated %s (%v)", what, strings.ReplaceAll(err.Error(), "\n", " "))
 	}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/styletransfer/gostyle/runner/config"
@@ -36,7 +37,16 @@ type Flags struct {
 // Register adds the flags to fs.
 func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.List, "list", false, "sweep: print the points, one a line numbered from 0, and exit")
-	fs.IntVar(&f.Index, "index", -1, "sweep: run point I only (a point already done is skipped at once)")
+	// -1 means no -index; a negative number given must not mean "every point".
+	f.Index = -1
+	fs.Func("index", "sweep: run point `I` only (a point already done is skipped at once)", func(s string) error {
+		i, err := strconv.Atoi(s)
+		if err != nil || i < 0 {
+			return errors.New("want a point number, 0 or more")
+		}
+		f.Index = i
+		return nil
+	})
 	fs.BoolVar(&f.Summary, "summary", false, "sweep: rebuild summary.csv, summary.json and contact-sheet.png from the run folders")
 	fs.BoolVar(&f.Status, "status", false, "sweep: print each point's state from the run folders")
 	fs.BoolVar(&f.Slurm, "slurm", false, "sweep: submit the sweep to Slurm as a job array (sbatch)")
@@ -116,6 +126,11 @@ func (f Flags) Main(ctx context.Context, e Env) error {
 	}
 	if e.Run == nil {
 		return errors.New("sweep: no runner")
+	}
+	if f.Index >= 0 { // refused before anything is written (the summary below would be)
+		if _, err := sweep.Select(plan.Points, f.Index); err != nil {
+			return err
+		}
 	}
 	run := func(ctx context.Context, p sweep.Point) (sweep.PointResult, error) {
 		return e.Run(ctx, plan.Configs[p.Index], p)
