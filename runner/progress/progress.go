@@ -110,6 +110,7 @@ type Reporter struct {
 	start, first, lastDraw   time.Time
 	pointDone, pointTotal    int
 	running                  bool // between Start and Finish
+	logged                   int  // the iteration last logged
 }
 
 // IsTerminal reports whether w is a terminal that can show a bar.
@@ -172,6 +173,7 @@ func (r *Reporter) Start(run string, total int) {
 	now := time.Now()
 	r.run, r.total, r.start, r.first, r.lastDraw = run, total, now, time.Time{}, time.Time{}
 	r.it, r.firstIt, r.loss, r.content, r.style, r.tv = 0, 0, 0, 0, 0, 0
+	r.logged = -1
 	r.running = true
 	if r.opts.Quiet {
 		return
@@ -213,6 +215,10 @@ func (r *Reporter) Step(it int, total, content, style, tv float32) {
 	if it != r.firstIt && !last && (r.opts.Every <= 0 || it%r.opts.Every != 0) {
 		return
 	}
+	if it == r.logged && !last {
+		return // L-BFGS: several evaluations share an iteration; log its first
+	}
+	r.logged = it
 	r.logStep()
 }
 
