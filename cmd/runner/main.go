@@ -48,7 +48,7 @@ func launch() error {
 	}
 	env := os.Environ()
 	if _, userWantsLogs := os.LookupEnv("TF_CPP_MIN_LOG_LEVEL"); !userWantsLogs {
-		env = append(env, "TF_CPP_MIN_LOG_LEVEL=2")
+		env = append(env, "TF_CPP_MIN_LOG_LEVEL=3")
 		held, err := holdStderr()
 		if err != nil {
 			return err
