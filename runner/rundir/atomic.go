@@ -108,3 +108,14 @@ func syncDir(dir string) error {
 	}
 	return err
 }
+
+// WriteFileAtomic writes data as path's new version the way a run folder
+// writes its files (temporary file in the same folder, sync, rename, folder
+// sync), for files that live outside one run folder: a sweep's summaries,
+// contact sheet and batch script.
+func WriteFileAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return writeError(path, err)
+	}
+	return atomicWrite(path, func(w io.Writer) error { _, err := w.Write(data); return err }, nil)
+}

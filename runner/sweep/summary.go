@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/styletransfer/gostyle/runner/rundir"
 )
 
 // Stale is the state of a run folder that is done but ran another config
@@ -208,32 +210,9 @@ func WriteSummary(output string, rows []Row) error {
 	return WriteAtomic(filepath.Join(output, SummaryJSON), append(js, '\n'))
 }
 
-// WriteAtomic writes data to a temporary file beside path and renames it
-// into place.
-func WriteAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
+// WriteAtomic writes a sweep-level file (summary, contact sheet, batch
+// script) as run folders write theirs: whole or not at all (rundir).
+func WriteAtomic(path string, data []byte) error { return rundir.WriteFileAtomic(path, data) }
 
 // Table prints the rows as the -status report: one line per point.
 func Table(w io.Writer, rows []Row) error {
