@@ -142,7 +142,10 @@ fi
 # The sweep: 2 style weights x 2 seeds on the tiny model, 64 px, 5 iterations.
 make --no-print-directory build >/dev/null
 runner=$repo/bin/runner
-if ! "$runner" -h 2>&1 | grep -q -- '-slurm'; then
+# (the help is read whole first: with pipefail, grep -q closing the pipe early
+# would fail the runner with SIGPIPE)
+help=$("$runner" -h 2>&1 || true)
+if ! grep -q -- '-slurm' <<<"$help"; then
   say "FAIL: $runner has no -slurm flag (the sweep flags are not wired into the runner yet)"
   exit 1
 fi
@@ -190,5 +193,6 @@ PYTHON
 logs=$(ls "$out"/slurm/*.out | wc -l)
 [ "$logs" = 4 ] || { say "want 4 task logs in $out/slurm, found $logs"; exit 1; }
 # A requeued task finds its point done and costs nothing.
-"$runner" -config "$scratch/sweep.yaml" -index 2 | grep -q 'done already' || { say "-index 2 after the sweep did not skip"; exit 1; }
+skip=$("$runner" -config "$scratch/sweep.yaml" -index 2)
+grep -q 'done already' <<<"$skip" || { say "-index 2 after the sweep did not skip"; exit 1; }
 say "ok"
