@@ -130,9 +130,14 @@ def _metadata(args, weights, kind, source, divisor, tf_version):
         "tensorflow": tf_version,
         "signatures": {
             "loss": [graph.loss_signature(layer) for layer in arch.layers],
+            "loss_forward": [graph.loss_signature(layer, "forward") for layer in arch.layers],
             "features": [graph.features_signature(layer) for layer in arch.layers],
             "depth": "loss_<L> and features_<L> compute layer L and the layers before it only: "
                      "call the one named for the deepest layer a run uses",
+            "conv_gradient": "loss_<L> takes each convolution's input gradient with TensorFlow's "
+                             "Conv2DBackpropInput; loss_forward_<L> computes the same values as a forward "
+                             "convolution with the flipped kernels set_forward_gradient(depth) stores for the first depth "
+                             "layers (faster where oneDNN is off)",
             "tv": list(graph.TV_TERMS),
         },
         "export_options": options,

@@ -2,6 +2,8 @@ package graphs
 
 import (
 	"math/rand/v2"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -79,5 +81,24 @@ func TestDevices(t *testing.T) {
 	}
 	if TensorFlowVersion() == "" {
 		t.Error("no TensorFlow version")
+	}
+}
+
+// TensorFlow's own choice, which TF_ENABLE_ONEDNN_OPTS overrides; the test
+// binary is started again with each setting, since TensorFlow reads it once.
+func TestOneDNNEnabledFollowsTensorFlow(t *testing.T) {
+	if v := os.Getenv("GRAPHS_ONEDNN_CHILD"); v != "" {
+		on, known := OneDNNEnabled()
+		if !known || on != (v == "1") {
+			t.Fatalf("TF_ENABLE_ONEDNN_OPTS=%s: OneDNNEnabled() = %v (known %v)", v, on, known)
+		}
+		return
+	}
+	for _, v := range []string{"0", "1"} {
+		cmd := exec.Command(os.Args[0], "-test.run", "^TestOneDNNEnabledFollowsTensorFlow$")
+		cmd.Env = append(os.Environ(), "GRAPHS_ONEDNN_CHILD="+v, "TF_ENABLE_ONEDNN_OPTS="+v)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("TF_ENABLE_ONEDNN_OPTS=%s: %v\n%s", v, err, out)
+		}
 	}
 }

@@ -98,6 +98,18 @@ func (m *Model) SetTargets(t Targets) error {
 	if _, err = m.run(sigSetTargets, feeds, "ok"); err != nil {
 		return err
 	}
+	if m.convGradient == "forward" && m.forwardDepth <= deepest {
+		// Flipped kernels for the layers this run reaches: once per model,
+		// again only when a later run (a sweep's point) reaches deeper.
+		depth, err := tf.NewTensor(int32(deepest + 1))
+		if err != nil {
+			return err
+		}
+		if _, err = m.run(sigSetForward, map[string]*tf.Tensor{"depth": depth}, "ok"); err != nil {
+			return err
+		}
+		m.forwardDepth = deepest + 1
+	}
 	m.deepest = deepest
 	return nil
 }
@@ -136,7 +148,7 @@ const gcEvery = 64 << 20
 // loss signature of the deepest layer the last SetTargets used (every layer
 // before SetTargets is called).
 func (m *Model) NewEvaluator(width, height int) *Evaluator {
-	s := m.sigs[lossSig(m.Meta.Layers[m.deepest])]
+	s := m.sigs[lossSig(m.Meta.Layers[m.deepest], m.convGradient)]
 	e := &Evaluator{
 		m:     m,
 		shape: []int64{1, int64(height), int64(width), 3},

@@ -24,10 +24,21 @@ import (
 // only, so a run pays for no layer deeper than the deepest it uses.
 const (
 	sigSetTargets = "set_targets"
+	// sigSetForward stores the flipped kernels the loss_forward_<L>
+	// signatures use, for the first depth layers.
+	sigSetForward = "set_forward_gradient"
 	sigMetadata   = "metadata"
 )
 
-func lossSig(layer string) string     { return "loss_" + layer }
+// ConvGradients are the forms Options.ConvGradient names (auto aside).
+var ConvGradients = []string{"backprop", "forward"}
+
+func lossSig(layer, convGradient string) string {
+	if convGradient == "forward" {
+		return "loss_forward_" + layer
+	}
+	return "loss_" + layer
+}
 func featuresSig(layer string) string { return "features_" + layer }
 
 // Model is a loaded SavedModel with its signatures resolved. It holds one
@@ -45,6 +56,11 @@ type Model struct {
 	// zero targets fed for layers a run does not use (broadcast in the graph)
 	zeroContent, zeroGram *tf.Tensor
 	features              featureCache // features computed, reused across runs (sweeps)
+	// convGradient is the loss signatures' form in use (ConvGradients).
+	convGradient string
+	// forwardDepth is how many layers' flipped kernels set_forward_gradient
+	// stored (0: none yet).
+	forwardDepth int
 	// deepest is the index of the deepest layer the targets use (SetTargets):
 	// NewEvaluator runs that layer's loss signature.
 	deepest int
@@ -139,6 +155,9 @@ func load(dir string, opts Options) (*Model, error) {
 	if err := m.checkSignatures(); err != nil {
 		return nil, err
 	}
+	if m.convGradient, err = m.chooseConvGradient(opts.ConvGradient); err != nil {
+		return nil, err
+	}
 	m.deepest = len(m.Meta.Layers) - 1
 	if m.zeroContent, err = tf.NewTensor([][][][]float32{{{{0}}}}); err != nil {
 		return nil, err
@@ -169,10 +188,17 @@ func (m *Model) checkSignatures() error {
 	}
 	for _, l := range m.Meta.Layers {
 		need[sigSetTargets] = append(need[sigSetTargets], "content_"+l, "gram_"+l)
-		need[lossSig(l)] = []string{"image"}
-		outs[lossSig(l)] = lossOutputs[:]
+		for _, form := range ConvGradients {
+			if form == "backprop" || m.hasForwardGradient() {
+				need[lossSig(l, form)] = []string{"image"}
+				outs[lossSig(l, form)] = lossOutputs[:]
+			}
+		}
 		need[featuresSig(l)] = []string{"image"}
 		outs[featuresSig(l)] = []string{ActivationKey(l), GramKey(l), SizeKey(l)}
+	}
+	if m.hasForwardGradient() {
+		need[sigSetForward], outs[sigSetForward] = []string{"depth"}, []string{"ok"}
 	}
 	for sig, keys := range need {
 		s, ok := m.sigs[sig]
@@ -194,6 +220,36 @@ func (m *Model) checkSignatures() error {
 	}
 	return nil
 }
+
+// hasForwardGradient says whether the export has the loss_forward_<L>
+// signatures (exports before them have only loss_<L>).
+func (m *Model) hasForwardGradient() bool {
+	_, ok := m.sigs[lossSig(m.Meta.Layers[0], "forward")]
+	return ok
+}
+
+// chooseConvGradient resolves Options.ConvGradient for this model and host.
+func (m *Model) chooseConvGradient(want string) (string, error) {
+	switch want {
+	case "", "auto":
+		if onednn, _ := OneDNNEnabled(); !onednn && m.hasForwardGradient() && !strings.Contains(m.Device, "GPU") {
+			return "forward", nil
+		}
+		return "backprop", nil
+	case "backprop":
+		return want, nil
+	case "forward":
+		if !m.hasForwardGradient() {
+			return "", errors.New("conv_gradient forward: this export has no loss_forward_<layer> signatures (re-export the model)")
+		}
+		return want, nil
+	}
+	return "", fmt.Errorf("conv_gradient %q: want auto, backprop or forward", want)
+}
+
+// ConvGradient is the form of the convolutions' input gradient the loss
+// uses: "backprop" or "forward" (see Options.ConvGradient).
+func (m *Model) ConvGradient() string { return m.convGradient }
 
 // output turns a TensorInfo name ("op:0") into a graph output.
 func (m *Model) output(name string) (tf.Output, error) {

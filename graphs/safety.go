@@ -37,6 +37,8 @@ var computeOps = opSet(
 	"VarHandleOp", "ReadVariableOp", "AssignVariableOp",
 	// VGG layers, Gram matrices and losses
 	"Conv2D", "BiasAdd", "Relu", "AvgPool", "MaxPool", "MatMul", "BatchMatMulV2", "Transpose",
+	"ReverseV2", // the forward gradient form's flipped kernels
+	"IdentityN", // tf.custom_gradient's marker (the forward gradient form)
 	"AddN", "AddV2", "Sub", "Mul", "Neg", "Square", "Sum", "NotEqual", "SelectV2", "Pad",
 	"Pow", "Log", "Greater", "Select", // the grid TV's power and its gradient
 	// shapes

@@ -59,7 +59,7 @@ func newRun(ex *experiment, f *folder, rep *progress.Reporter) (*run, error) {
 	log := rep.Logger()
 	r := &run{ex: ex, f: f, rec: rec, rep: rep, log: log, total: ex.cfg.Iterations * len(ex.scales), res: Result{Dir: ex.dir}}
 	md := ex.model.Meta
-	log.Info("model", "weights", md.Describe(), "device", ex.model.Device)
+	log.Info("model", "weights", md.Describe(), "device", ex.model.Device, "conv_gradient", ex.model.ConvGradient())
 	if note := ex.model.VersionNote(); note != "" {
 		log.Warn(note)
 	}

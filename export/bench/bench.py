@@ -253,11 +253,13 @@ def ensure_model(model):
     meta = os.path.join(ROOT, model, "assets.extra", "metadata.json")
     if os.path.isfile(meta):
         with open(meta) as f:
-            if json.load(f).get("format") == FORMAT:
+            md = json.load(f)
+            if md.get("format") == FORMAT and "loss_forward" in md.get("signatures", {}):
                 return
         if "BENCH_MODEL" in os.environ:
             return  # a model the user named is used as it is
-    print(f"bench: exporting the full-width random VGG19 ({FORMAT}) to {model} (once)", flush=True)
+    print(f"bench: exporting the full-width random VGG19 ({FORMAT}, both convolution gradient forms) "
+          f"to {model} (once)", flush=True)
     r = subprocess.run([sys.executable, "-m", "export", "--out", model, "--weights", "random", "--seed", "0",
                         "--force"], cwd=ROOT)
     if r.returncode != 0:

@@ -51,25 +51,31 @@ def set_targets(model, targets, coefficients):
     assert model.signatures["set_targets"](**feed)["ok"].numpy() == 1
 
 
-def run_loss(model, deepest, image):
-    out = model.signatures[f"loss_{deepest}"](image=tf.constant(image))
+def run_loss(model, deepest, image, conv_gradient="backprop"):
+    name = f"loss_{deepest}" if conv_gradient == "backprop" else f"loss_{conv_gradient}_{deepest}"
+    if conv_gradient == "forward":
+        depth = reference.LAYERS.index(deepest) + 1
+        assert model.signatures["set_forward_gradient"](depth=tf.constant(depth, tf.int32))["ok"].numpy() == 1
+    out = model.signatures[name](image=tf.constant(image))
     return {k: v.numpy() for k, v in out.items()}
 
 
 def test_every_layer_has_a_loss_signature(tiny):
     assert {f"loss_{layer}" for layer in reference.LAYERS} <= set(tiny.signatures)
+    assert {f"loss_forward_{layer}" for layer in reference.LAYERS} <= set(tiny.signatures)
     assert {f"features_{layer}" for layer in reference.LAYERS} <= set(tiny.signatures)
     assert "loss" not in tiny.signatures and "features" not in tiny.signatures
 
 
+@pytest.mark.parametrize("conv_gradient", ["backprop", "forward"])
 @pytest.mark.parametrize("deepest", ["conv5_4", "conv5_1", "conv3_1", "conv1_1"])
-def test_losses_match_numpy(tiny, tiny_weights, deepest):
+def test_losses_match_numpy(tiny, tiny_weights, deepest, conv_gradient):
     """loss_<L> is the loss of the network cut after L: layers past L count 0, and so do
     terms with coefficient 0 (not computed)."""
     image = random_image(np.random.default_rng(3), 24, 20)
     targets, coefficients = make_problem(4, image, tiny_weights)
     set_targets(tiny, targets, coefficients)
-    out = run_loss(tiny, deepest, image)
+    out = run_loss(tiny, deepest, image, conv_gradient)
 
     depth = reference.LAYERS.index(deepest) + 1
     acts = reference.forward(image, tiny_weights)
@@ -95,8 +101,9 @@ def finite_differences(f, x, coords, h):
     return np.array(fd)
 
 
+@pytest.mark.parametrize("conv_gradient", ["backprop", "forward"])
 @pytest.mark.parametrize("deepest", ["conv5_4", "conv4_2"])
-def test_gradient_matches_finite_differences(tiny, tiny_weights, deepest):
+def test_gradient_matches_finite_differences(tiny, tiny_weights, deepest, conv_gradient):
     image = random_image(np.random.default_rng(5), 16, 16)
     targets, coefficients = make_problem(6, image, tiny_weights)
     depth = reference.LAYERS.index(deepest) + 1
@@ -104,7 +111,7 @@ def test_gradient_matches_finite_differences(tiny, tiny_weights, deepest):
     # Coefficients past the signature's depth are ignored by it: zero them in the reference.
     coefficients = (np.where(np.arange(16) < depth, cw, 0), np.where(np.arange(16) < depth, sw, 0), tw, power)
     set_targets(tiny, targets, coefficients)
-    grad = run_loss(tiny, deepest, image)["grad"]
+    grad = run_loss(tiny, deepest, image, conv_gradient)["grad"]
 
     # Central differences of the float64 NumPy total. The step is small against pixel values
     # (~100) so it rarely crosses a ReLU kink, yet float64 round-off stays ~1e-10 of the total.

@@ -106,8 +106,9 @@ class Hostile(StyleGraph):
         # New lists: a tracked list's items cannot be replaced.
         self.features = [_writing("features", features_signature(FIRST), self.features[0]),
                          *self.features[1:]]
-        self.losses = [_writing("loss", loss_signature(FIRST), self.losses[0], nested=True),
-                       *self.losses[1:]]
+        # Both gradient forms: the runner picks one by host (graphs.Options.ConvGradient).
+        self.losses = {form: [_writing("loss", loss_signature(FIRST, form), fns[0], nested=True), *fns[1:]]
+                       for form, fns in self.losses.items()}
 
 
 def _tiny(vector):

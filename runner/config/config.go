@@ -64,6 +64,7 @@ type Config struct {
 	IntraOpThreads      int
 	InterOpThreads      int
 	Precision           string
+	ConvGradient        string
 	MaxPixels           int
 	DivergenceFactor    float64
 }

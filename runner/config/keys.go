@@ -40,6 +40,9 @@ var Optimizers = []string{"adam", "lbfgs"}
 // Precisions lists the accepted values of the precision key.
 var Precisions = []string{"float32", "bfloat16"}
 
+// ConvGradients lists the accepted values of the conv_gradient key.
+var ConvGradients = []string{"auto", "backprop", "forward"}
+
 // keys is the table of every config key, in the order the README lists them.
 var keys = []key{
 	{"model", func(c *Config) any { return &c.Model }, "models/vgg19-random", nonEmpty(func(c *Config) string { return c.Model }, "a SavedModel folder"),
@@ -154,6 +157,8 @@ var keys = []key{
 		"TensorFlow threads running independent ops side by side; 0 lets TensorFlow choose for the host", notInID},
 	{"precision", func(c *Config) any { return &c.Precision }, "float32", oneOf(func(c *Config) string { return c.Precision }, Precisions),
 		"number format of the graph's computations: float32 or bfloat16", 0},
+	{"conv_gradient", func(c *Config) any { return &c.ConvGradient }, "auto", oneOf(func(c *Config) string { return c.ConvGradient }, ConvGradients),
+		"how the loss takes each convolution's input gradient: backprop (TensorFlow's Conv2DBackpropInput), forward (a forward convolution with the flipped kernel: same values, faster in TensorFlow's Eigen kernels) or auto (forward on a CPU where oneDNN is off, backprop elsewhere)", notInID},
 	{"max_pixels", func(c *Config) any { return &c.MaxPixels }, 100_000_000, atLeast(func(c *Config) int { return c.MaxPixels }, 1, "at least 1"),
 		"pictures over this many pixels (width x height, read from the file's header) are refused before decoding", notInID},
 	{"divergence_factor", func(c *Config) any { return &c.DivergenceFactor }, 1e3, func(c *Config) string {
