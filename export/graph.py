@@ -13,6 +13,11 @@ Design:
 - Targets and coefficients live in graph variables set once per run by ``set_targets``,
   so the per-iteration loss call feeds only the image (nothing constant is re-fed,
   which matters on GPU hosts).
+- The backward pass is written out layer by layer (ReLU, convolution input gradient,
+  pooling), each layer adding its own terms' gradient on the way down; no tape runs
+  through the network. A term whose coefficient is 0 then costs one broadcast row,
+  not a zero tensor the size of its layer held through the step, and the forward
+  convolutions fuse with their bias and ReLU.
 """
 
 import tensorflow as tf
@@ -29,8 +34,10 @@ TV_TERMS = ("vertical", "horizontal", "grid")
 # values as a forward convolution of the output gradient with the kernel flipped
 # in space and its in/out channels swapped (exact for 3x3, stride 1, SAME). Which
 # is faster depends on the host's kernels: with oneDNN off (TensorFlow's Eigen
-# kernels, e.g. AMD hosts), forward convolutions run 1.1-2.1x faster than
+# kernels, e.g. AMD hosts), forward convolutions run 1.1-2.3x faster than
 # Conv2DBackpropInput at VGG's shapes; with oneDNN on, backprop is the faster.
+# The first layer keeps Conv2DBackpropInput in both: its gradient has the image's 3
+# channels, a poor shape for a forward convolution (73 ms against 18 at 256x256).
 CONV_GRADIENTS = ("backprop", "forward")
 
 
@@ -73,19 +80,6 @@ def flip_kernel(kernel):
     return tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2])
 
 
-def _conv_forward_gradient(x, kernel, flipped):
-    """conv2d(x, kernel) (3x3, stride 1, SAME) whose input gradient is the forward
-    convolution conv2d(dy, flipped), flipped = flip_kernel(kernel)."""
-
-    @tf.custom_gradient
-    def conv(x):
-        def grad(dy):
-            return tf.nn.conv2d(dy, flipped, 1, "SAME")
-        return tf.nn.conv2d(x, kernel, 1, "SAME"), grad
-
-    return conv(x)
-
-
 class StyleGraph(tf.Module):
     """A VGG (conv+ReLU layers, RGB-minus-mean input) with the style-transfer signatures."""
 
@@ -121,15 +115,23 @@ class StyleGraph(tf.Module):
         self.set_forward_gradient = tf.function(self._set_forward_gradient, input_signature=[
             tf.TensorSpec([], tf.int32, name="depth")])
         self.metadata = tf.function(self._metadata, input_signature=[])
-        # Each layer, its loss terms and the TV terms are functions of their own that every
-        # depth calls: the SavedModel holds each (and its gradient) once, not once per depth.
+        # Each layer, its loss terms, its backward step and the TV terms are functions of
+        # their own that every depth calls: the SavedModel holds each once, not per depth.
         act_spec = tf.TensorSpec([1, None, None, None], tf.float32)
-        self._layer_fns = {
-            form: [tf.function(lambda x, i=i, form=form: self._layer(x, i, form), input_signature=[act_spec])
+        self._layer_fns = [tf.function(lambda x, i=i: self._layer(x, i), input_signature=[act_spec])
+                           for i in range(n)]
+        # The targets and coefficients are arguments, read by the caller: variables read
+        # inside a function became control inputs of the next layer's convolution, which
+        # kept Grappler from fusing it with its bias and ReLU.
+        self._terms_fn = tf.function(self._terms, input_signature=[
+            act_spec, tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.float32),
+            tf.TensorSpec(None, tf.float32), tf.TensorSpec([None, None], tf.float32)])
+        self._backward_fns = {
+            form: [tf.function(lambda dy, g, y, x, i=i, form=form: self._backward(dy, g, y, x, i, form),
+                               input_signature=[act_spec, tf.TensorSpec([None, None], tf.float32),
+                                                act_spec, act_spec])
                    for i in range(n)]
             for form in CONV_GRADIENTS}
-        self._term_fns = [tf.function(lambda act, i=i: self._terms(act, i), input_signature=[act_spec])
-                          for i in range(n)]
         self._tv_fn = tf.function(self._tv, input_signature=[_IMAGE])
         self._gram_hw_fn = tf.function(lambda act: (gram(act), tf.shape(act, out_type=tf.int32)[1:3]),
                                        input_signature=[act_spec])
@@ -158,24 +160,41 @@ class StyleGraph(tf.Module):
         """
         tf.saved_model.save(self, path, signatures=self.signatures())
 
-    def _layer(self, x, i, conv_gradient="backprop"):
-        """Layer i's ReLU output from the previous layer's (pooled first where VGG pools),
-        its convolution's input gradient in the given form (see CONV_GRADIENTS)."""
+    def _layer(self, x, i):
+        """Layer i's ReLU output from the previous layer's (pooled first where VGG pools)."""
         if self.layers[i] in self._pool_before:
             x = self._pool(x, ksize=2, strides=2, padding="SAME")
-        kernel = self.kernels[i]
-        if conv_gradient == "backprop":
-            conv = tf.nn.conv2d(x, kernel, 1, "SAME")
-        else:
-            conv = _conv_forward_gradient(x, tf.convert_to_tensor(kernel),
-                                          tf.convert_to_tensor(self.flipped_kernels[i]))
-        return tf.nn.relu(tf.nn.bias_add(conv, self.biases[i]))
+        return tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, self.kernels[i], 1, "SAME"), self.biases[i]))
 
-    def _activations(self, image, depth, conv_gradient="backprop"):
+    def _backward(self, dy, g, y, x, i, conv_gradient):
+        """Layer i's backward step, written out: the gradient at its input x, given dy, the
+        gradient at its output y from the layers above, and g, the gradient of its own
+        loss terms as h*w rows ([1, c] where both coefficients are 0: broadcast onto dy in
+        dy's own buffer). The convolution's input gradient takes the given form (see
+        CONV_GRADIENTS)."""
+        c = tf.shape(y)[-1]
+        dy = tf.reshape(tf.reshape(dy, [-1, c]) + g, tf.shape(y))
+        dz = tf.raw_ops.ReluGrad(gradients=dy, features=y)
+        kernel = tf.convert_to_tensor(self.kernels[i])
+        if conv_gradient == "forward" and i > 0:
+            dx = tf.nn.conv2d(dz, tf.convert_to_tensor(self.flipped_kernels[i]), 1, "SAME")
+        else:
+            shape = tf.concat([tf.shape(dz)[:3], tf.shape(kernel)[2:3]], 0)
+            dx = tf.raw_ops.Conv2DBackpropInput(input_sizes=shape, filter=kernel, out_backprop=dz,
+                                                strides=[1, 1, 1, 1], padding="SAME")
+        if self.layers[i] not in self._pool_before:
+            return dx
+        window = dict(ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME")
+        if self._pool is tf.nn.avg_pool2d:
+            return tf.raw_ops.AvgPoolGrad(orig_input_shape=tf.shape(x), grad=dx, **window)
+        return tf.raw_ops.MaxPoolGrad(orig_input=x, orig_output=tf.nn.max_pool2d(x, 2, 2, "SAME"), grad=dx,
+                                      **window)
+
+    def _activations(self, image, depth):
         """The ReLU outputs of the first depth layers."""
         acts = []
         x = image
-        for layer_fn in self._layer_fns[conv_gradient][:depth]:
+        for layer_fn in self._layer_fns[:depth]:
             x = layer_fn(x)
             acts.append(x)
         return acts
@@ -183,17 +202,21 @@ class StyleGraph(tf.Module):
     def _features(self, image, depth):
         """Per layer L up to depth: activation L, raw Gram L_gram and its size L_hw = [h, w]."""
         out = {}
-        for layer, act in zip(self.layers, self._activations(image, depth, "backprop")):
+        for layer, act in zip(self.layers, self._activations(image, depth)):
             out[layer] = act
             out[f"{layer}_gram"], out[f"{layer}_hw"] = self._gram_hw_fn(act)
         return out
 
     def _set_targets(self, *targets):
-        """Stores the run's content activations, target Grams, final loss coefficients and
-        the grid TV's power."""
+        """Stores the run's content activations, target Grams (made symmetric: a style
+        target is a Gram), final loss coefficients and the grid TV's power."""
         n = len(self.layers)
-        for var, value in zip(self.content_targets + self.gram_targets, targets[:2 * n]):
+        for var, value in zip(self.content_targets, targets[:n]):
             var.assign(value)
+        # A Gram is symmetric; stored exactly so (its rounding aside), the style gradient
+        # is 4 F D with no transpose at every step (see _terms).
+        for var, value in zip(self.gram_targets, targets[n:2 * n]):
+            var.assign(0.5 * (value + tf.transpose(value)))
         self.content_weights.assign(targets[2 * n])
         self.style_weights.assign(targets[2 * n + 1])
         self.tv_weights.assign(targets[2 * n + 2])
@@ -202,57 +225,75 @@ class StyleGraph(tf.Module):
 
     def _set_forward_gradient(self, depth):
         """Stores flip_kernel of the first depth layers' kernels for the loss_forward_<L>
-        signatures (L at most the depth-th layer); deeper layers keep an empty kernel."""
+        signatures (L at most the depth-th layer); deeper layers, and the first (see
+        CONV_GRADIENTS), keep an empty kernel."""
         for i, (kernel, flipped) in enumerate(zip(self.kernels, self.flipped_kernels)):
-            keep = tf.where(i < depth, tf.shape(kernel)[2], 0)
+            keep = tf.where(i < depth, tf.shape(kernel)[2], 0) if i else 0
             flipped.assign(flip_kernel(kernel)[:, :, :, :keep])
         return {"ok": tf.constant(1, tf.int32)}
 
-    def _terms(self, act, i):
-        """Layer i's raw content and style sums (0 where its coefficient is 0) and the
-        gradient of its weighted terms.
+    def _terms(self, act, cw, sw, target, gram):
+        """A layer's raw content and style sums (0 where the coefficient is 0; target and
+        gram are its content target and target Gram) and the gradient of its weighted
+        terms as h*w rows of its channels.
 
-        Each gradient is written out (d/da sum((a - t)^2) = 2 (a - t); d/dF sum((F^T F - A)^2)
-        = 2 F (D + D^T) with D = F^T F - A): one matmul where autodiff takes two. A layer
-        with style coefficient 0 costs no matmul without a conditional: its Gram is taken
-        over the first k = 0 of its N channels (k = N otherwise; a full-range slice and a
-        zero pad pass their tensor through).
+        Each gradient is written out: d/da sum((a - t)^2) = 2 (a - t), and d/dF
+        sum((F^T F - A)^2) = 4 F D with D = F^T F - A (symmetric, as A is a Gram): one
+        matmul where autodiff takes two. Without conditionals, a term whose coefficient
+        is 0 costs next to nothing: it is taken over the first of the layer's h*w rows
+        (all of them otherwise; a full-range slice passes its tensor through), so its
+        gradient is one zero row that _backward broadcasts.
         """
-        cw, sw = self.content_weights[i], self.style_weights[i]
-        diff = act - self.content_targets[i]
-        craw = tf.where(cw != 0, tf.reduce_sum(tf.square(diff)), 0.0)
         n = tf.shape(act)[-1]
-        k = tf.where(sw != 0, n, 0)
-        f = tf.reshape(act, [-1, n])[:, :k]
-        d = tf.matmul(f, f, transpose_a=True) - self.gram_targets[i][:k, :k]
-        sraw = tf.reduce_sum(tf.square(d))
-        df = tf.pad(tf.matmul(f, (2.0 * sw) * (d + tf.transpose(d))), [[0, 0], [0, n - k]])
-        return craw, sraw, (2.0 * cw) * diff + tf.reshape(df, tf.shape(act))
+        a = tf.reshape(act, [-1, n])
+        rows = tf.shape(a)[0]
+        rc = tf.where(cw != 0, rows, 1)
+        diff = a[:rc] - tf.reshape(target, [-1, tf.shape(target)[-1]])[:rc]
+        craw = tf.where(cw != 0, tf.reduce_sum(tf.square(diff)), 0.0)
+        rs = tf.where(sw != 0, rows, 1)
+        f = a[:rs]
+        d = tf.matmul(f, f, transpose_a=True) - gram
+        sraw = tf.where(sw != 0, tf.reduce_sum(tf.square(d)), 0.0)
+        return craw, sraw, (2.0 * cw) * diff + tf.matmul(f, (4.0 * sw) * d)
 
     def _tv(self, image):
-        """The weighted total-variation loss."""
-        tv_v, tv_h, tv_grid = tv_sums(image, self.tv_grid_power)
+        """The weighted total-variation loss; with every TV coefficient 0 it is taken over
+        0 rows of the image (no conditional), so its gradient costs one zero fill."""
         w = self.tv_weights
+        rows = tf.where(tf.reduce_any(w != 0), tf.shape(image)[1], 0)
+        tv_v, tv_h, tv_grid = tv_sums(image[:, :rows], self.tv_grid_power)
         return w[0] * tv_v + w[1] * tv_h + w[2] * tv_grid
 
     def _loss(self, image, depth, conv_gradient):
         """Weighted raw content, style and total-variation sums, per-layer raw sums (0 for
         layers past depth and for coefficients 0), and d(total)/d(image).
 
-        The tape records only the network and the TV terms; each layer's loss gradient
-        comes from _terms and enters the tape as that layer's output gradient.
+        The backward pass through the network is written out (_backward), layer by
+        layer; only the TV terms go through a tape.
         """
         n = len(self.layers)
+        acts = self._activations(image, depth)
+        cws, sws = tf.convert_to_tensor(self.content_weights), tf.convert_to_tensor(self.style_weights)
+        craw, sraw, grads = [], [], []
+        for i, act in enumerate(acts):
+            c, s, g = self._terms_fn(act, cws[i], sws[i], tf.convert_to_tensor(self.content_targets[i]),
+                                        tf.convert_to_tensor(self.gram_targets[i]))
+            craw.append(c)
+            sraw.append(s)
+            grads.append(g)
         with tf.GradientTape() as tape:
             tape.watch(image)
-            acts = self._activations(image, depth, conv_gradient)
             tv = self._tv_fn(image)
-        craw, sraw, act_grads = zip(*(term_fn(act) for term_fn, act in zip(self._term_fns, acts)))
         craw, sraw = tf.stack(craw), tf.stack(sraw)
         content = tf.reduce_sum(self.content_weights[:depth] * craw)
         style = tf.reduce_sum(self.style_weights[:depth] * sraw)
         total = content + style + tv
-        grad = tape.gradient([tv] + acts, image, output_gradients=[tf.ones_like(tv)] + list(act_grads))
+        # The backward pass down the layers, each adding its own terms' gradient.
+        dy = tf.zeros_like(acts[-1])
+        inputs = [image] + acts[:-1]
+        for i in reversed(range(depth)):
+            dy = self._backward_fns[conv_gradient][i](dy, grads[i], acts[i], inputs[i])
+        grad = dy + tape.gradient(tv, image)
         pad = [[0, n - depth]]
         return {
             "content": content,

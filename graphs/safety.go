@@ -36,16 +36,16 @@ var computeOps = opSet(
 	// the model's own variables, in memory
 	"VarHandleOp", "ReadVariableOp", "AssignVariableOp",
 	// VGG layers, Gram matrices and losses
-	"Conv2D", "BiasAdd", "Relu", "AvgPool", "MaxPool", "MatMul", "BatchMatMulV2", "Transpose",
+	"Conv2D", "BiasAdd", "Relu", "AvgPool", "MaxPool", "MatMul", "Transpose",
 	"ReverseV2", // the forward gradient form's flipped kernels
-	"IdentityN", // tf.custom_gradient's marker (the forward gradient form)
 	"AddN", "AddV2", "Sub", "Mul", "Neg", "Square", "Sum", "NotEqual", "SelectV2", "Pad",
+	"Any", // the TV terms over 0 rows when their coefficients are 0
 	"Pow", "Log", "Greater", "Select", // the grid TV's power and its gradient
 	// shapes
-	"Shape", "ShapeN", "Rank", "Range", "Reshape", "Pack", "Tile", "Fill", "StridedSlice", "ZerosLike",
-	// gradients
-	"Conv2DBackpropInput", "Conv2DBackpropFilter", "BiasAddGrad", "ReluGrad",
-	"AvgPoolGrad", "MaxPoolGrad", "StridedSliceGrad", "BroadcastGradientArgs",
+	"Shape", "Reshape", "Pack", "ConcatV2", "Tile", "Fill", "StridedSlice", "ZerosLike",
+	// the backward pass (written out per layer, and the TV terms' gradient)
+	"Conv2DBackpropInput", "ReluGrad", "AvgPoolGrad", "MaxPoolGrad", "StridedSliceGrad",
+	"BroadcastGradientArgs",
 )
 
 // restoreOps are allowed only in what the loader's restore op
@@ -133,11 +133,14 @@ func checkSafe(dir string, saved *corepb.SavedModel, trust bool) error {
 		return nil
 	}
 	more := ""
-	switch n := len(vs) - 1; {
-	case n == 1:
-		more = "; 1 more op is not allowed either"
-	case n > 1:
-		more = fmt.Sprintf("; %d more ops are not allowed either", n)
+	if len(vs) > 1 {
+		var ops []string
+		for _, v := range vs {
+			if !slices.Contains(ops, v.op) {
+				ops = append(ops, v.op)
+			}
+		}
+		more = fmt.Sprintf("; %d nodes in all use ops not allowed (%s)", len(vs), strings.Join(ops, ", "))
 	}
 	return errors.New(vs[0].String() + more + hint)
 }

@@ -6,7 +6,9 @@ BENCH_WARMUP warm-up and BENCH_ITERS timed iterations per process. Writes a tabl
 and .bench/results.json; the last line sums up against issue 7's targets.
 
 Environment: BENCH_SIZES (HxW list, default 256x256,512x512,600x800), BENCH_WARMUP (3),
-BENCH_ITERS (15), BENCH_ROUNDS (2), BENCH_MODEL (default .bench/vgg19-random, exported
+BENCH_ITERS (15), BENCH_ROUNDS (2), BENCH_BUDGET_S (1080: on a slow host the warm-up and
+timed counts of each size shrink, down to 1 + 3, so the run fits; setting BENCH_WARMUP or
+BENCH_ITERS fixes the counts), BENCH_MODEL (default .bench/vgg19-random, exported
 once), BENCH_RUNNER (default bin/runner), BENCH_OUT (.bench), BENCH_RESULTS (results.json).
 Thread settings (TF_NUM_INTRAOP_THREADS, TF_NUM_INTEROP_THREADS, OMP_NUM_THREADS,
 TF_ENABLE_ONEDNN_OPTS, TF_XLA_FLAGS) pass through to both sides and are recorded.
@@ -247,23 +249,54 @@ def gflop_per_iter(md, h, w, upto="conv5_1", style=("conv1_1", "conv2_1", "conv3
     return flop / 1e9
 
 
+def exporter_hash():
+    """A digest of the exporter's source: the benchmark's model is re-exported when it changes."""
+    import hashlib
+    h = hashlib.sha256()
+    here = os.path.join(ROOT, "export")
+    for name in sorted(os.listdir(here)):
+        if name.endswith(".py"):
+            with open(os.path.join(here, name), "rb") as f:
+                h.update(name.encode() + b"\0" + f.read())
+    return h.hexdigest()
+
+
 def ensure_model(model):
-    """Exports the full-width random VGG19 once; again when the exporter's format changed."""
-    from export.__main__ import FORMAT
+    """Exports the full-width random VGG19 once; again when the exporter's source changed
+    (its digest is kept beside the model), unless BENCH_MODEL names the user's own model."""
     meta = os.path.join(ROOT, model, "assets.extra", "metadata.json")
+    stamp = os.path.join(ROOT, model.rstrip("/") + ".exporter")
+    want = exporter_hash()
     if os.path.isfile(meta):
-        with open(meta) as f:
-            md = json.load(f)
-            if md.get("format") == FORMAT and "loss_forward" in md.get("signatures", {}):
-                return
         if "BENCH_MODEL" in os.environ:
-            return  # a model the user named is used as it is
-    print(f"bench: exporting the full-width random VGG19 ({FORMAT}, both convolution gradient forms) "
-          f"to {model} (once)", flush=True)
+            return
+        if os.path.isfile(stamp):
+            with open(stamp) as f:
+                if f.read().strip() == want:
+                    return
+    print(f"bench: exporting the full-width random VGG19 with the current exporter to {model} (once)", flush=True)
     r = subprocess.run([sys.executable, "-m", "export", "--out", model, "--weights", "random", "--seed", "0",
                         "--force"], cwd=ROOT)
     if r.returncode != 0:
         raise BenchError(f"export of {model} failed (exit {r.returncode})")
+    with open(stamp, "w") as f:
+        f.write(want + "\n")
+
+
+def plan(remaining_s, cases_left, s_per_iter, warmup, iters, rounds, reserve_s=30.0):
+    """The warm-up and timed counts for the next size so that the sizes left fit in
+    remaining_s: this size gets an equal share of what is left (a fast size leaves its
+    unused share to the next). Each process costs a start-up (load plus a slow first
+    iteration, taken as 8 s + 2 iterations) and one iteration per count after the first;
+    the loss check costs one start-up. Never below 1 warm-up + 3 timed, never above the
+    asked-for counts."""
+    startup = 8.0 + 2.0 * s_per_iter
+    share = (remaining_s - reserve_s) / cases_left
+    n = int((share - startup - 2 * rounds * startup) / (2 * rounds * s_per_iter)) + 1
+    if n >= warmup + iters:
+        return warmup, iters
+    w = 1 if n < 8 else min(warmup, 2)
+    return w, max(3, n - w)
 
 
 def med(values):
@@ -349,8 +382,11 @@ def write_results(out_dir, info, pk, pk_end, threads_env, settings, cases, compl
     """Writes results.json (atomically); called after every size, so a cut-short run keeps
     what it measured (complete: false)."""
     info = dict(info, loadavg_end=os.getloadavg())
-    try:  # two AVX-512 FMA units per core: 2 x 16 lanes x 2 FLOP per cycle in float32
-        info["nominal_float32_gflops"] = info["usable_cores"] * float(info["cpuid"]["cpu MHz"]) * 64 / 1000
+    # FLOP per cycle per core in float32 at best: two FMA units of 16 lanes (AVX-512) or 8
+    # (AVX2; AMD's Zen 1 splits each 256-bit FMA in two, so half that there).
+    per_cycle = 64 if info["flags"].get("avx512f") else 32 if info["flags"].get("fma") else 8
+    try:
+        info["nominal_float32_gflops"] = info["usable_cores"] * float(info["cpuid"]["cpu MHz"]) * per_cycle / 1000
     except (KeyError, ValueError):
         info["nominal_float32_gflops"] = None
     line = verdict(cases) if cases else "targets: no case measured"
@@ -374,6 +410,9 @@ def write_results(out_dir, info, pk, pk_end, threads_env, settings, cases, compl
 
 def main():
     warmup, iters, rounds = env_int("BENCH_WARMUP", 3), env_int("BENCH_ITERS", 15), env_int("BENCH_ROUNDS", 2)
+    fixed = bool(os.environ.get("BENCH_WARMUP") or os.environ.get("BENCH_ITERS"))
+    budget = env_int("BENCH_BUDGET_S", 1080)
+    began = time.monotonic()
     model = os.environ.get("BENCH_MODEL", ".bench/vgg19-random")
     out_dir = os.path.join(ROOT, os.environ.get("BENCH_OUT", ".bench"))
     todo = sizes()
@@ -388,10 +427,12 @@ def main():
     print(f"bench: {info['cpu_model']} (family {info['cpuid'].get('cpu family')} model {info['cpuid'].get('model')}, "
           f"{info['cpuid'].get('cpu MHz')} MHz), {info['usable_cores']} cores, "
           f"{' '.join(k for k, v in info['flags'].items() if v)}; model {model} ({md.get('weights')} weights)", flush=True)
-    print(f"bench: {warmup} warm-up + {iters} timed iterations, {rounds} rounds of Go, peer; "
+    print(f"bench: {warmup} warm-up + {iters} timed iterations"
+          f"{'' if fixed else f' (fewer where {budget} s would not hold them)'}, {rounds} rounds of Go, peer; "
           f"thread env {', '.join(f'{k}={v}' for k, v in threads_env.items() if v) or 'unset (TensorFlow defaults)'}; "
           f"load average {info['loadavg_start'][0]:.1f} (other work on the machine makes timings noisy)", flush=True)
-    settings = {"warmup": warmup, "iters": iters, "rounds": rounds, "model": model,
+    settings = {"warmup": warmup, "iters": iters, "rounds": rounds, "budget_s": None if fixed else budget,
+                "model": model,
                 "model_format": md.get("format"), "runner": os.path.relpath(RUNNER, ROOT), "content": CONTENT,
                 "style": STYLE, "layers": "content conv4_2; style conv1_1..conv5_1 weight 1",
                 "style_weight": 500, "learning_rate": 2.0, "noise_ratio": 0.7}
@@ -401,7 +442,15 @@ def main():
         print(f"bench: TensorFlow {pk['tensorflow']}; peak MatMul {pk['float32_gflops']:.0f} GFLOP/s float32, "
               f"{fmt(pk['bfloat16_gflops'], '.0f')} bfloat16", flush=True)
         cases = []
-        for h, w in todo:
+        # Seconds per iteration before anything is measured: half the machine's peak.
+        s_per_gflop = 2.0 / pk["float32_gflops"]
+        for i, (h, w) in enumerate(todo):
+            gflop = gflop_per_iter(md, h, w)
+            cw, ci = (warmup, iters) if fixed else plan(
+                budget - (time.monotonic() - began), len(todo) - i, gflop * s_per_gflop, warmup, iters, rounds)
+            if (cw, ci) != (warmup, iters):
+                print(f"bench: {h}x{w}: {cw} warm-up + {ci} timed iterations to stay within {budget} s "
+                      f"(about {gflop * s_per_gflop:.1f} s/iter here)", flush=True)
             check = loss_check(model, h, w, work)
             ok = check["total_rel_diff"] <= 1e-5
             print(f"bench: {h}x{w} loss check: total {check['peer_total']:.6g} vs ours {check['ours_total']:.6g}, "
@@ -412,11 +461,13 @@ def main():
                                  f"({check['total_rel_diff']:.2e} > 1e-5); timings would compare different work")
             go_runs, peer_runs = [], []
             for r in range(rounds):
-                go_runs.append(run_go(model, h, w, warmup, iters, work))
-                peer_runs.append(run_peer(model, h, w, warmup, iters, work))
+                go_runs.append(run_go(model, h, w, cw, ci, work))
+                peer_runs.append(run_peer(model, h, w, cw, ci, work))
                 print(f"bench: {h}x{w} round {r + 1}: Go {med(go_runs[-1]['steps']):.3f} s/it, "
                       f"peer {med(peer_runs[-1]['steps']):.3f} s/it", flush=True)
-            cases.append(summarise(h, w, check, go_runs, peer_runs, gflop_per_iter(md, h, w), pk))
+            cases.append(summarise(h, w, check, go_runs, peer_runs, gflop, pk))
+            cases[-1].update(warmup=cw, iters=ci, rounds=rounds)
+            s_per_gflop = max(cases[-1]["go_s_per_iter"], cases[-1]["peer_s_per_iter"]) / gflop
             write_results(out_dir, info, pk, None, threads_env, settings, cases, complete=False)
         pk_end = peak(work)
         for c in cases:  # the machine's best figure in this run

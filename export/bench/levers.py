@@ -75,7 +75,7 @@ LEVERS = ("default", "inter1", "intra2_inter1", "grappler_off", "remapping_off",
 class Session:
     """Our SavedModel in a TF1 session with a ConfigProto, targets set as the Go runner sets them."""
 
-    def __init__(self, tf, model, config, content, style):
+    def __init__(self, tf, model, config, content, style, conv_gradient="backprop"):
         self.graph = tf.Graph()
         self.sess = tf.compat.v1.Session(graph=self.graph, config=config)
         with self.graph.as_default():
@@ -96,6 +96,11 @@ class Session:
         feed = peer.target_feed(md, feats, peer.CONTENT_LAYERS, peer.STYLE_LAYERS, peer.STYLE_WEIGHT, specs)
         self.sess.run({k: v.name for k, v in sig["set_targets"].outputs.items()},
                       {inputs[k].name: v for k, v in feed.items()})
+        if conv_gradient == "forward":  # as the runner does: flipped kernels for the run's depth
+            depth = md["layers"].index(loss_name[len("loss_"):]) + 1
+            out = sig["set_forward_gradient"]
+            self.sess.run({k: v.name for k, v in out.outputs.items()}, {out.inputs["depth"].name: depth})
+            loss_name = "loss_forward_" + loss_name[len("loss_"):]
         self.image = sig[loss_name].inputs["image"].name
         self.fetch = [sig[loss_name].outputs["total"].name, sig[loss_name].outputs["grad"].name]
 

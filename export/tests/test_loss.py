@@ -25,7 +25,8 @@ def make_problem(seed, image, weights, power=KERAS_POWER):
             content.append(np.zeros((1, 1, 1, 1), np.float32))
         if layer in STYLE_LAYERS:
             g = reference.gram(act)
-            grams.append(rng.normal(0.0, np.abs(g).mean() + 1.0, g.shape).astype(np.float32))
+            r = rng.normal(0.0, np.abs(g).mean() + 1.0, g.shape)
+            grams.append((0.5 * (r + r.T)).astype(np.float32))  # a style target is a Gram: symmetric
         else:
             grams.append(np.zeros((1, 1), np.float32))
     craw, sraw, tv = reference.raw_losses(image, acts, content, grams, power)

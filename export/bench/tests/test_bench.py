@@ -82,6 +82,17 @@ def test_verdict_line():
     assert "Go/peer<=0.85 FAIL" in line and "linear±15% FAIL" in line and "overhead<1% n/a" in line
 
 
+def test_plan_keeps_counts_when_time_allows_and_shrinks_them_otherwise():
+    assert bench.plan(1080, 3, 0.5, 3, 15, 2) == (3, 15)  # an Intel Xeon's 256x256
+    w, i = bench.plan(800, 2, 12.0, 3, 15, 2)  # a slow host's 512x512 with two sizes left
+    assert (w, i) == (1, 4)
+    cost = 32 + 4 * 32 + 4 * (w + i - 1) * 12.0  # check + 4 start-ups + the later iterations
+    assert cost <= (800 - 30) / 2
+    assert bench.plan(10, 1, 30.0, 3, 15, 2) == (1, 3)  # never below 1 + 3
+    counts = [sum(bench.plan(b, 1, 2.0, 3, 15, 2)) for b in range(100, 1500, 50)]
+    assert counts == sorted(counts) and counts[-1] == 18
+
+
 def test_cpu_between_interpolates():
     child = bench.Child.__new__(bench.Child)
     child.samples = [(0.0, 0.0), (1.0, 2.0), (3.0, 4.0)]
