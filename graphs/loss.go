@@ -95,19 +95,22 @@ func (m *Model) SetTargets(t Targets) error {
 	if feeds["tv_grid_power"], err = tf.NewTensor(power); err != nil {
 		return err
 	}
-	if _, err = m.run(sigSetTargets, feeds, "ok"); err != nil {
-		return err
-	}
-	if m.convGradient == "forward" && m.forwardDepth <= deepest {
+	calls := []call{{sigSetTargets, feeds, []string{"ok"}}}
+	forward := m.convGradient == "forward" && m.forwardDepth <= deepest
+	if forward {
 		// Flipped kernels for the layers this run reaches: once per model,
-		// again only when a later run (a sweep's point) reaches deeper.
+		// again only when a later run (a sweep's point) reaches deeper. In
+		// the same session run as the targets: one graph optimization less.
 		depth, err := tf.NewTensor(int32(deepest + 1))
 		if err != nil {
 			return err
 		}
-		if _, err = m.run(sigSetForward, map[string]*tf.Tensor{"depth": depth}, "ok"); err != nil {
-			return err
-		}
+		calls = append(calls, call{sigSetForward, map[string]*tf.Tensor{"depth": depth}, []string{"ok"}})
+	}
+	if _, err = m.runAll(calls...); err != nil {
+		return err
+	}
+	if forward {
 		m.forwardDepth = deepest + 1
 	}
 	m.deepest = deepest

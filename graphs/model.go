@@ -268,29 +268,51 @@ func (m *Model) output(name string) (tf.Output, error) {
 
 // run executes a signature: feeds by input key, fetches by output key.
 func (m *Model) run(sig string, feeds map[string]*tf.Tensor, fetch ...string) ([]*tf.Tensor, error) {
-	s, ok := m.sigs[sig]
-	if !ok {
-		return nil, fmt.Errorf("no signature %q", sig)
-	}
-	fd := make(map[tf.Output]*tf.Tensor, len(feeds))
-	for k, t := range feeds {
-		in, ok := s.inputs[k]
+	return m.runAll(call{sig, feeds, fetch})
+}
+
+// call is one signature's part of a run: feeds by input key, fetches by
+// output key.
+type call struct {
+	sig   string
+	feeds map[string]*tf.Tensor
+	fetch []string
+}
+
+// runAll executes several signatures in one session run, their fetches in
+// order. Each new combination of feeds and fetches costs a graph
+// optimization (tenths of a second), so independent set-up steps share one.
+func (m *Model) runAll(calls ...call) ([]*tf.Tensor, error) {
+	var fd map[tf.Output]*tf.Tensor
+	var fo []tf.Output
+	var names []string
+	for _, c := range calls {
+		s, ok := m.sigs[c.sig]
 		if !ok {
-			return nil, fmt.Errorf("signature %s has no input %q", sig, k)
+			return nil, fmt.Errorf("no signature %q", c.sig)
 		}
-		fd[in] = t
-	}
-	fo := make([]tf.Output, len(fetch))
-	for i, k := range fetch {
-		out, ok := s.outputs[k]
-		if !ok {
-			return nil, fmt.Errorf("signature %s has no output %q", sig, k)
+		if fd == nil {
+			fd = make(map[tf.Output]*tf.Tensor, len(c.feeds))
 		}
-		fo[i] = out
+		for k, t := range c.feeds {
+			in, ok := s.inputs[k]
+			if !ok {
+				return nil, fmt.Errorf("signature %s has no input %q", c.sig, k)
+			}
+			fd[in] = t
+		}
+		for _, k := range c.fetch {
+			out, ok := s.outputs[k]
+			if !ok {
+				return nil, fmt.Errorf("signature %s has no output %q", c.sig, k)
+			}
+			fo = append(fo, out)
+		}
+		names = append(names, c.sig)
 	}
 	var res []*tf.Tensor
 	if err := catch(func() { res = m.tfm.Exec(fo, fd) }); err != nil {
-		return nil, fmt.Errorf("run %s: %w", sig, err)
+		return nil, fmt.Errorf("run %s: %w", strings.Join(names, " and "), err)
 	}
 	return res, nil
 }
