@@ -7,6 +7,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	corepb "github.com/galeone/tensorflow/tensorflow/go/core/protobuf/for_core_protos_go_proto"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 )
 
 // Features already computed for the same picture come from the cache (a
@@ -99,6 +103,35 @@ func TestOneDNNEnabledFollowsTensorFlow(t *testing.T) {
 		cmd.Env = append(os.Environ(), "GRAPHS_ONEDNN_CHILD="+v, "TF_ENABLE_ONEDNN_OPTS="+v)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("TF_ENABLE_ONEDNN_OPTS=%s: %v\n%s", v, err, out)
+		}
+	}
+}
+
+// The session options every load uses skip the graph optimizer's TFG pass
+// (field 32 of RewriterConfig, newer than the Go bindings' proto) and the
+// implementation selector; bfloat16 adds the oneDNN rewrite beside them.
+func TestSessionOptionsSkipStartupPasses(t *testing.T) {
+	for _, bf16 := range []bool{false, true} {
+		so, _, err := Options{Device: "cpu", BFloat16: bf16}.session()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg corepb.ConfigProto
+		if err := proto.Unmarshal(so.Config, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		rc := cfg.GetGraphOptions().GetRewriteOptions()
+		if rc.GetImplementationSelector() != corepb.RewriterConfig_OFF {
+			t.Errorf("bf16 %v: implementation selector %v, want OFF", bf16, rc.GetImplementationSelector())
+		}
+		if got := rc.GetAutoMixedPrecisionMkl() == corepb.RewriterConfig_ON; got != bf16 {
+			t.Errorf("bf16 %v: oneDNN bfloat16 rewrite on = %v", bf16, got)
+		}
+		raw := rc.ProtoReflect().GetUnknown()
+		num, typ, n := protowire.ConsumeTag(raw)
+		v, m := protowire.ConsumeVarint(raw[max(n, 0):])
+		if n < 0 || m < 0 || num != 32 || typ != protowire.VarintType || v != 1 || n+m != len(raw) {
+			t.Errorf("bf16 %v: rewrite options carry %x, want only disable_tfg_optimizer (32) = 1", bf16, raw)
 		}
 	}
 }

@@ -39,8 +39,10 @@ var computeOps = opSet(
 	"Conv2D", "BiasAdd", "Relu", "AvgPool", "MaxPool", "MatMul", "Transpose",
 	"ReverseV2", // the forward gradient form's flipped kernels
 	"AddN", "AddV2", "Sub", "Mul", "Neg", "Square", "Sum", "NotEqual", "SelectV2", "Pad",
-	"Any", // the TV terms over 0 rows when their coefficients are 0
-	"Pow", "Log", "Greater", "Select", // the grid TV's power and its gradient
+	// the TV terms over 0 rows when their coefficients are 0
+	"Any",
+	// the grid TV's power and its gradient
+	"Pow", "Log", "Greater", "Select",
 	// shapes
 	"Shape", "Reshape", "Pack", "ConcatV2", "Tile", "Fill", "StridedSlice", "ZerosLike",
 	// the backward pass (written out per layer, and the TV terms' gradient)
