@@ -96,3 +96,38 @@ func TestMissingEngineIsOneLine(t *testing.T) {
 		t.Errorf("stderr %q, want one line saying runner-tf is missing", s)
 	}
 }
+
+// The engine starts with one malloc arena unless the user chose otherwise. A
+// script standing in for runner-tf prints the environment it was given.
+func TestEngineGetsOneArena(t *testing.T) {
+	bin := t.TempDir()
+	cmd := exec.Command("go", "build", "-o", filepath.Join(bin, "runner"), "./cmd/runner")
+	cmd.Dir = testenv.Root(t)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	script := "#!/bin/sh\necho \"arena=$MALLOC_ARENA_MAX tunables=$GLIBC_TUNABLES\"\n"
+	if err := os.WriteFile(filepath.Join(bin, engineName), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ env, want string }{
+		{"", "arena=1 tunables="},
+		{"MALLOC_ARENA_MAX=4", "arena=4 tunables="},
+		{"GLIBC_TUNABLES=glibc.malloc.arena_max=2", "arena= tunables=glibc.malloc.arena_max=2"},
+		{"GLIBC_TUNABLES=glibc.malloc.tcache_count=0", "arena=1 tunables=glibc.malloc.tcache_count=0"},
+	} {
+		run := exec.Command(filepath.Join(bin, "runner"))
+		run.Env = []string{"PATH=" + os.Getenv("PATH")}
+		if c.env != "" {
+			run.Env = append(run.Env, c.env)
+		}
+		out, err := run.Output()
+		if err != nil {
+			t.Fatalf("%q: %v", c.env, err)
+		}
+		if got := strings.TrimSpace(string(out)); got != c.want {
+			t.Errorf("with %q the engine saw %q, want %q", c.env, got, c.want)
+		}
+	}
+}
