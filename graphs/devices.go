@@ -25,6 +25,11 @@ type Options struct {
 	// matrix products in bfloat16 through oneDNN (AMX, AVX512-BF16 CPUs);
 	// variables, losses and the gradient stay float32.
 	BFloat16 bool
+	// Float16 is the GPU counterpart: Grappler's automatic mixed precision
+	// runs convolutions and matrix products in float16 on the GPU (tensor
+	// cores), keeping variables, losses and the gradient float32. It needs
+	// the graph on a GPU; float32 there already uses TF32 on Ampere and newer.
+	Float16 bool
 	// ConvGradient is how the loss computes each convolution's input
 	// gradient: "backprop" (TensorFlow's Conv2DBackpropInput), "forward" (a
 	// forward convolution with the flipped kernel, the same values) or
@@ -136,6 +141,12 @@ func (opts Options) session() (*tf.SessionOptions, string, error) {
 		}
 	}
 	rewrite := startupRewrites()
+	if opts.Float16 {
+		if device != "/device:GPU:0" {
+			return nil, "", fmt.Errorf("precision float16 is mixed precision on a GPU, and this run is on the CPU (device %s%s): use float32, or bfloat16 on a CPU with AMX or AVX512-BF16", deviceName(opts.Device), noGPUSeen(opts.Device))
+		}
+		rewrite.AutoMixedPrecision = corepb.RewriterConfig_ON // float16 on CUDA GPUs
+	}
 	if opts.BFloat16 {
 		// field 25, named auto_mixed_precision_onednn_bfloat16 since TF 2.9
 		rewrite.AutoMixedPrecisionMkl = corepb.RewriterConfig_ON
@@ -146,6 +157,22 @@ func (opts Options) session() (*tf.SessionOptions, string, error) {
 		return nil, "", err
 	}
 	return &tf.SessionOptions{Config: b}, device, nil
+}
+
+// deviceName is the device setting as a user writes it ("" is auto).
+func deviceName(d string) string {
+	if d == "" {
+		return "auto"
+	}
+	return d
+}
+
+// noGPUSeen explains why device auto ended on the CPU.
+func noGPUSeen(d string) string {
+	if d == "" || d == "auto" {
+		return ", and TensorFlow sees no GPU"
+	}
+	return ""
 }
 
 // startupRewrites are graph-optimizer settings that cut start-up. Every new

@@ -127,11 +127,53 @@ func TestSessionOptionsSkipStartupPasses(t *testing.T) {
 		if got := rc.GetAutoMixedPrecisionMkl() == corepb.RewriterConfig_ON; got != bf16 {
 			t.Errorf("bf16 %v: oneDNN bfloat16 rewrite on = %v", bf16, got)
 		}
+		if rc.GetAutoMixedPrecision() != corepb.RewriterConfig_DEFAULT {
+			t.Errorf("bf16 %v: GPU mixed precision %v, want it left alone", bf16, rc.GetAutoMixedPrecision())
+		}
 		raw := rc.ProtoReflect().GetUnknown()
 		num, typ, n := protowire.ConsumeTag(raw)
 		v, m := protowire.ConsumeVarint(raw[max(n, 0):])
 		if n < 0 || m < 0 || num != 32 || typ != protowire.VarintType || v != 1 || n+m != len(raw) {
 			t.Errorf("bf16 %v: rewrite options carry %x, want only disable_tfg_optimizer (32) = 1", bf16, raw)
+		}
+	}
+}
+
+// float16 is mixed precision on a GPU: a run on the CPU is refused in one
+// line naming the device, not run slower in emulation. (Where TensorFlow
+// sees a GPU, device auto or gpu gets the rewrite; this test's hosts have none.)
+func TestFloat16NeedsGPU(t *testing.T) {
+	gpus := 0
+	all, err := Devices()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range all {
+		if d.Type == "GPU" {
+			gpus++
+		}
+	}
+	cases := map[string]string{"cpu": "device cpu)"}
+	if gpus == 0 {
+		cases["auto"] = "device auto, and TensorFlow sees no GPU)"
+	}
+	for dev, want := range cases {
+		_, _, err := Options{Device: dev, Float16: true}.session()
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), "precision float16 is mixed precision on a GPU") {
+			t.Errorf("device %s, float16: error %v, want one naming %q", dev, err, want)
+		}
+	}
+	if gpus > 0 {
+		so, _, err := Options{Device: "gpu", Float16: true}.session()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg corepb.ConfigProto
+		if err := proto.Unmarshal(so.Config, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		if cfg.GetGraphOptions().GetRewriteOptions().GetAutoMixedPrecision() != corepb.RewriterConfig_ON {
+			t.Error("float16 on a GPU: auto_mixed_precision is not on")
 		}
 	}
 }

@@ -260,16 +260,25 @@ func (r *run) check() error {
 	switch {
 	case math.IsNaN(total) || math.IsInf(total, 0):
 		if r.evals == 1 && r.it == 0 {
-			return fmt.Errorf("iteration %d: the loss of the start picture is %v: the weights (content_weight, style_weight, tv_weight, layer weights) are too large for float32; make them smaller", r.it, r.losses.Total)
+			return fmt.Errorf("iteration %d: the loss of the start picture is %v: the weights (content_weight, style_weight, tv_weight, layer weights) are too large for float32; make them smaller%s", r.it, r.losses.Total, r.float16Hint())
 		}
-		return fmt.Errorf("iteration %d: the loss became %v: the optimizer diverged; try a smaller learning_rate", r.it, r.losses.Total)
+		return fmt.Errorf("iteration %d: the loss became %v: the optimizer diverged; try a smaller learning_rate%s", r.it, r.losses.Total, r.float16Hint())
 	case r.gradBad:
-		return fmt.Errorf("iteration %d: the gradient holds NaN or Inf values: the optimizer diverged; try a smaller learning_rate", r.it)
+		return fmt.Errorf("iteration %d: the gradient holds NaN or Inf values: the optimizer diverged; try a smaller learning_rate%s", r.it, r.float16Hint())
 	case r.ex.cfg.DivergenceFactor > 0 && r.evals > 1 && start > 0 && total > r.ex.cfg.DivergenceFactor*start:
 		return fmt.Errorf("iteration %d: the loss grew from %.4g to %.4g, over divergence_factor (%g) times its start: the optimizer diverges; try a smaller learning_rate (divergence_factor: 0 turns this check off)",
 			r.it, start, total, r.ex.cfg.DivergenceFactor)
 	}
 	return nil
+}
+
+// float16Hint names the likelier cause of a non-finite number under
+// precision float16: the GPU's float16 products overflow past 65504.
+func (r *run) float16Hint() string {
+	if r.ex.cfg.Precision != "float16" {
+		return ""
+	}
+	return ", or precision float32 (float16 overflows past 65504)"
 }
 
 // record writes the evaluation's rows, keeps the result and logs.

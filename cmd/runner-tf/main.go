@@ -265,7 +265,7 @@ func withSignals() (context.Context, *syscall.Signal) {
 // modelOptions are cfg's session settings for its model.
 func modelOptions(cfg config.Config, trust bool) graphs.Options {
 	return graphs.Options{Device: cfg.Device, IntraOpThreads: cfg.IntraOpThreads, InterOpThreads: cfg.InterOpThreads,
-		BFloat16: cfg.Precision == "bfloat16", ConvGradient: cfg.ConvGradient, Trust: trust}
+		BFloat16: cfg.Precision == "bfloat16", Float16: cfg.Precision == "float16", ConvGradient: cfg.ConvGradient, Trust: trust}
 }
 
 // load loads cfg's model with its session settings.

@@ -129,7 +129,7 @@ func TestNewRuntimeKeys(t *testing.T) {
 		t.Errorf("defaults: %+v", c)
 	}
 	for _, ok := range [][]string{{"device=cpu"}, {"device=gpu"}, {"device=gpu:0"}, {"device=gpu:12"},
-		{"intra_op_threads=4", "inter_op_threads=2"}, {"precision=bfloat16"}, {"max_pixels=1"},
+		{"intra_op_threads=4", "inter_op_threads=2"}, {"precision=bfloat16"}, {"precision=float16"}, {"max_pixels=1"},
 		{"divergence_factor=0"}, {"divergence_factor=1.5"}} {
 		if _, err := load(t, minimal, ok...); err != nil {
 			t.Errorf("%v: %v", ok, err)
@@ -139,7 +139,7 @@ func TestNewRuntimeKeys(t *testing.T) {
 		{"device=GPU", "key device"}, {"device='gpu:'", "key device"}, {"device=gpu:-1", "key device"},
 		{"device=gpu:+1", "key device"}, {"device=cpu:0", "key device"},
 		{"intra_op_threads=-1", "key intra_op_threads: want 0"}, {"inter_op_threads=1.5", "key inter_op_threads: want an integer"},
-		{"precision=float16", `key precision: want one of "float32", "bfloat16"`},
+		{"precision=float64", `key precision: want one of "float32", "bfloat16", "float16"`},
 		{"max_pixels=0", "key max_pixels: want at least 1"},
 		{"divergence_factor=1", "key divergence_factor: want 0 (off) or a finite number > 1"},
 		{"divergence_factor=0.5", "key divergence_factor"}, {"divergence_factor=-1", "key divergence_factor"},

@@ -38,7 +38,7 @@ var Normalizations = []string{"notebook", "paper", "neural-style", "jcjohnson", 
 var Optimizers = []string{"adam", "lbfgs"}
 
 // Precisions lists the accepted values of the precision key.
-var Precisions = []string{"float32", "bfloat16"}
+var Precisions = []string{"float32", "bfloat16", "float16"}
 
 // ConvGradients lists the accepted values of the conv_gradient key.
 var ConvGradients = []string{"auto", "backprop", "forward"}
@@ -156,7 +156,7 @@ var keys = []key{
 	{"inter_op_threads", func(c *Config) any { return &c.InterOpThreads }, 0, atLeast(func(c *Config) int { return c.InterOpThreads }, 0, "0 (TensorFlow's choice) or more"),
 		"TensorFlow threads running independent ops side by side; 0 lets TensorFlow choose for the host", notInID},
 	{"precision", func(c *Config) any { return &c.Precision }, "float32", oneOf(func(c *Config) string { return c.Precision }, Precisions),
-		"number format of the graph's computations: float32 or bfloat16", 0},
+		"number format of the graph's convolutions and matrix products: float32; bfloat16 (oneDNN on CPUs with AMX or AVX512-BF16); float16 (mixed precision on a GPU: an error on the CPU). Variables, losses and the gradient stay float32", 0},
 	{"conv_gradient", func(c *Config) any { return &c.ConvGradient }, "auto", oneOf(func(c *Config) string { return c.ConvGradient }, ConvGradients),
 		"how the loss takes each convolution's input gradient: backprop (TensorFlow's Conv2DBackpropInput), forward (a forward convolution with the flipped kernel: same values, faster in TensorFlow's Eigen kernels) or auto (forward on a CPU where oneDNN is off, backprop elsewhere)", notInID},
 	{"max_pixels", func(c *Config) any { return &c.MaxPixels }, 100_000_000, atLeast(func(c *Config) int { return c.MaxPixels }, 1, "at least 1"),
