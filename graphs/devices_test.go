@@ -107,20 +107,26 @@ func TestOneDNNEnabledFollowsTensorFlow(t *testing.T) {
 	}
 }
 
+// rewriteOptions are the graph-optimizer settings of opts' session options.
+func rewriteOptions(t *testing.T, opts Options) *corepb.RewriterConfig {
+	t.Helper()
+	so, _, err := opts.session()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg corepb.ConfigProto
+	if err := proto.Unmarshal(so.Config, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	return cfg.GetGraphOptions().GetRewriteOptions()
+}
+
 // The session options every load uses skip the graph optimizer's TFG pass
 // (field 32 of RewriterConfig, newer than the Go bindings' proto) and the
 // implementation selector; bfloat16 adds the oneDNN rewrite beside them.
 func TestSessionOptionsSkipStartupPasses(t *testing.T) {
 	for _, bf16 := range []bool{false, true} {
-		so, _, err := Options{Device: "cpu", BFloat16: bf16}.session()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var cfg corepb.ConfigProto
-		if err := proto.Unmarshal(so.Config, &cfg); err != nil {
-			t.Fatal(err)
-		}
-		rc := cfg.GetGraphOptions().GetRewriteOptions()
+		rc := rewriteOptions(t, Options{Device: "cpu", BFloat16: bf16})
 		if rc.GetImplementationSelector() != corepb.RewriterConfig_OFF {
 			t.Errorf("bf16 %v: implementation selector %v, want OFF", bf16, rc.GetImplementationSelector())
 		}
@@ -164,15 +170,7 @@ func TestFloat16NeedsGPU(t *testing.T) {
 		}
 	}
 	if gpus > 0 {
-		so, _, err := Options{Device: "gpu", Float16: true}.session()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var cfg corepb.ConfigProto
-		if err := proto.Unmarshal(so.Config, &cfg); err != nil {
-			t.Fatal(err)
-		}
-		if cfg.GetGraphOptions().GetRewriteOptions().GetAutoMixedPrecision() != corepb.RewriterConfig_ON {
+		if rewriteOptions(t, Options{Device: "gpu", Float16: true}).GetAutoMixedPrecision() != corepb.RewriterConfig_ON {
 			t.Error("float16 on a GPU: auto_mixed_precision is not on")
 		}
 	}

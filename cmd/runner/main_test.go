@@ -76,8 +76,10 @@ func TestStderrHoldsOnlyRunnerLines(t *testing.T) {
 	}
 }
 
-// Without runner-tf beside it the launcher says so in one line.
-func TestMissingEngineIsOneLine(t *testing.T) {
+// buildLauncher builds the launcher alone into a new folder (no runner-tf
+// beside it) and returns the folder.
+func buildLauncher(t *testing.T) string {
+	t.Helper()
 	bin := t.TempDir()
 	cmd := exec.Command("go", "build", "-o", filepath.Join(bin, "runner"), "./cmd/runner")
 	cmd.Dir = testenv.Root(t)
@@ -85,6 +87,12 @@ func TestMissingEngineIsOneLine(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	return bin
+}
+
+// Without runner-tf beside it the launcher says so in one line.
+func TestMissingEngineIsOneLine(t *testing.T) {
+	bin := buildLauncher(t)
 	var e bytes.Buffer
 	run := exec.Command(filepath.Join(bin, "runner"), "-config", "quick.yaml")
 	run.Stderr = &e
@@ -100,13 +108,7 @@ func TestMissingEngineIsOneLine(t *testing.T) {
 // The engine starts with one malloc arena unless the user chose otherwise. A
 // script standing in for runner-tf prints the environment it was given.
 func TestEngineGetsOneArena(t *testing.T) {
-	bin := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", filepath.Join(bin, "runner"), "./cmd/runner")
-	cmd.Dir = testenv.Root(t)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildLauncher(t)
 	script := "#!/bin/sh\necho \"arena=$MALLOC_ARENA_MAX tunables=$GLIBC_TUNABLES\"\n"
 	if err := os.WriteFile(filepath.Join(bin, engineName), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
