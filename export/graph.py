@@ -22,6 +22,8 @@ Design:
 
 import tensorflow as tf
 
+from export import winograd
+
 _IMAGE = tf.TensorSpec([1, None, None, 3], tf.float32, name="image")
 
 # The total-variation coefficients set_targets takes, in order: vertical, horizontal
@@ -38,6 +40,11 @@ TV_TERMS = ("vertical", "horizontal", "grid")
 # Conv2DBackpropInput at VGG's shapes; with oneDNN on, backprop is the faster.
 # The first layer keeps Conv2DBackpropInput in both: its gradient has the image's 3
 # channels, a poor shape for a forward convolution (73 ms against 18 at 256x256).
+# The forward form also runs VGG's 512-channel layers (conv4_2 on), both ways, by
+# Winograd's F(2x2, 3x3) (export/winograd.py): same values to float32 rounding, fewer
+# multiplications where Eigen's kernels are at the cores' peak (0.93x the time of a
+# 256x256 step, 0.95x at 512x512, on a 2-core AMD EPYC). Below 512 channels its
+# transforms cost more than the products it saves.
 CONV_GRADIENTS = ("backprop", "forward")
 
 
@@ -88,13 +95,21 @@ class StyleGraph(tf.Module):
         self.layers = tuple(arch.layers)
         self._pool_before = frozenset(arch.pool_before)
         self._pool = {"avg": tf.nn.avg_pool2d, "max": tf.nn.max_pool2d}[pooling]
+        # The layers the forward form runs by Winograd: those after the third pool that
+        # take its block's full width (VGG's 512 channels in and out), and of those, the
+        # ones after the fourth pool, whose input gradients have few tiles (64-475 at
+        # 256-800 px pictures; see winograd.conv3x3).
+        pools = [i for i, layer in enumerate(self.layers) if layer in self._pool_before]
+        self._winograd = frozenset(range(pools[2] + 1, len(self.layers)))
+        self._few_tiles = frozenset(range(pools[3], len(self.layers)))
         self._metadata_json = metadata_json
         n = len(self.layers)
         self.kernels = [tf.Variable(k, trainable=False, name=f"{layer}_kernel")
                         for layer, (k, _) in zip(self.layers, weights)]
         self.biases = [tf.Variable(b, trainable=False, name=f"{layer}_bias")
                        for layer, (_, b) in zip(self.layers, weights)]
-        # The forward gradient form's kernels (flip_kernel), computed once per model load by
+        # The forward gradient form's kernels (flip_kernel; winograd.transform_kernel for the
+        # Winograd layers, which serves both directions), computed once per model load by
         # set_forward_gradient for the layers a run reaches: flipping them at every step
         # cost 5% of a 256x256 step, and storing them in the export would double its size.
         self.flipped_kernels = [_target(tf.zeros([1, 1, 1, 1]), f"{layer}_kernel_flipped") for layer in self.layers]
@@ -118,8 +133,10 @@ class StyleGraph(tf.Module):
         # Each layer, its loss terms, its backward step and the TV terms are functions of
         # their own that every depth calls: the SavedModel holds each once, not per depth.
         act_spec = tf.TensorSpec([1, None, None, None], tf.float32)
-        self._layer_fns = [tf.function(lambda x, i=i: self._layer(x, i), input_signature=[act_spec])
-                           for i in range(n)]
+        self._layer_fns = {
+            form: [tf.function(lambda x, i=i, form=form: self._layer(x, i, form), input_signature=[act_spec])
+                   for i in range(n)]
+            for form in CONV_GRADIENTS}
         # The targets and coefficients are arguments, read by the caller: variables read
         # inside a function became control inputs of the next layer's convolution, which
         # kept Grappler from fusing it with its bias and ReLU.
@@ -160,11 +177,16 @@ class StyleGraph(tf.Module):
         """
         tf.saved_model.save(self, path, signatures=self.signatures())
 
-    def _layer(self, x, i):
-        """Layer i's ReLU output from the previous layer's (pooled first where VGG pools)."""
+    def _layer(self, x, i, conv_gradient="backprop"):
+        """Layer i's ReLU output from the previous layer's (pooled first where VGG pools),
+        by Winograd in the forward form's Winograd layers."""
         if self.layers[i] in self._pool_before:
             x = self._pool(x, ksize=2, strides=2, padding="SAME")
-        return tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, self.kernels[i], 1, "SAME"), self.biases[i]))
+        if conv_gradient == "forward" and i in self._winograd:
+            z = winograd.conv3x3(x, tf.convert_to_tensor(self.flipped_kernels[i]))
+        else:
+            z = tf.nn.conv2d(x, self.kernels[i], 1, "SAME")
+        return tf.nn.relu(tf.nn.bias_add(z, self.biases[i]))
 
     def _backward(self, dy, g, y, x, i, conv_gradient):
         """Layer i's backward step, written out: the gradient at its input x, given dy, the
@@ -176,7 +198,10 @@ class StyleGraph(tf.Module):
         dy = tf.reshape(tf.reshape(dy, [-1, c]) + g, tf.shape(y))
         dz = tf.raw_ops.ReluGrad(gradients=dy, features=y)
         kernel = tf.convert_to_tensor(self.kernels[i])
-        if conv_gradient == "forward" and i > 0:
+        if conv_gradient == "forward" and i in self._winograd:
+            dx = winograd.conv3x3(dz, tf.convert_to_tensor(self.flipped_kernels[i]), flipped=True,
+                                  few_tiles=i in self._few_tiles)
+        elif conv_gradient == "forward" and i > 0:
             dx = tf.nn.conv2d(dz, tf.convert_to_tensor(self.flipped_kernels[i]), 1, "SAME")
         else:
             shape = tf.concat([tf.shape(dz)[:3], tf.shape(kernel)[2:3]], 0)
@@ -190,11 +215,11 @@ class StyleGraph(tf.Module):
         return tf.raw_ops.MaxPoolGrad(orig_input=x, orig_output=tf.nn.max_pool2d(x, 2, 2, "SAME"), grad=dx,
                                       **window)
 
-    def _activations(self, image, depth):
-        """The ReLU outputs of the first depth layers."""
+    def _activations(self, image, depth, conv_gradient="backprop"):
+        """The ReLU outputs of the first depth layers (computed as conv_gradient's form does)."""
         acts = []
         x = image
-        for layer_fn in self._layer_fns[:depth]:
+        for layer_fn in self._layer_fns[conv_gradient][:depth]:
             x = layer_fn(x)
             acts.append(x)
         return acts
@@ -224,12 +249,16 @@ class StyleGraph(tf.Module):
         return {"ok": tf.constant(1, tf.int32)}
 
     def _set_forward_gradient(self, depth):
-        """Stores flip_kernel of the first depth layers' kernels for the loss_forward_<L>
-        signatures (L at most the depth-th layer); deeper layers, and the first (see
-        CONV_GRADIENTS), keep an empty kernel."""
+        """Stores flip_kernel of the first depth layers' kernels (winograd.transform_kernel
+        in the Winograd layers) for the loss_forward_<L> signatures (L at most the
+        depth-th layer); deeper layers, and the first (see CONV_GRADIENTS), keep an empty
+        kernel."""
         for i, (kernel, flipped) in enumerate(zip(self.kernels, self.flipped_kernels)):
             keep = tf.where(i < depth, tf.shape(kernel)[2], 0) if i else 0
-            flipped.assign(flip_kernel(kernel)[:, :, :, :keep])
+            if i in self._winograd:
+                flipped.assign(winograd.transform_kernel(kernel[:, :, :keep]))
+            else:
+                flipped.assign(flip_kernel(kernel)[:, :, :, :keep])
         return {"ok": tf.constant(1, tf.int32)}
 
     def _terms(self, act, cw, sw, target, gram):
@@ -272,7 +301,7 @@ class StyleGraph(tf.Module):
         layer; only the TV terms go through a tape.
         """
         n = len(self.layers)
-        acts = self._activations(image, depth)
+        acts = self._activations(image, depth, conv_gradient)
         cws, sws = tf.convert_to_tensor(self.content_weights), tf.convert_to_tensor(self.style_weights)
         craw, sraw, grads = [], [], []
         for i, act in enumerate(acts):

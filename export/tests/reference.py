@@ -17,15 +17,20 @@ VGG16_LAYERS = (
 )
 
 
-def conv3x3_relu(x, kernel, bias):
-    """ReLU(3x3 cross-correlation, stride 1, zero padding 1, + bias) of x [1, H, W, in]."""
+def conv3x3(x, kernel):
+    """3x3 cross-correlation, stride 1, zero padding 1, of x [1, H, W, in] (float64)."""
     _, h, w, _ = x.shape
     xp = np.pad(np.asarray(x, np.float64), ((0, 0), (1, 1), (1, 1), (0, 0)))
-    out = np.zeros((1, h, w, kernel.shape[3])) + np.asarray(bias, np.float64)
+    out = np.zeros((1, h, w, kernel.shape[3]))
     for dy in range(3):
         for dx in range(3):
             out += xp[:, dy:dy + h, dx:dx + w, :] @ np.asarray(kernel[dy, dx], np.float64)
-    return np.maximum(out, 0.0)
+    return out
+
+
+def conv3x3_relu(x, kernel, bias):
+    """ReLU(3x3 cross-correlation, stride 1, zero padding 1, + bias) of x [1, H, W, in]."""
+    return np.maximum(conv3x3(x, kernel) + np.asarray(bias, np.float64), 0.0)
 
 
 def pool2x2(x, mode):

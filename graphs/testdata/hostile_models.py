@@ -90,7 +90,10 @@ def _writing(vector, name, fn, nested=False):
             args = (hidden_writer(args[0]),) + args[1:]
         return fn.python_function(*args)
 
-    return tf.function(_named(body, name), input_signature=fn.input_signature)
+    # No autograph: it caches converted closures by code object, so one body could run
+    # another signature's fn (the bodies share their code); there is no tensor-dependent
+    # control flow to convert.
+    return tf.function(_named(body, name), input_signature=fn.input_signature, autograph=False)
 
 
 class Hostile(StyleGraph):
