@@ -42,8 +42,8 @@ TV_TERMS = ("vertical", "horizontal", "grid")
 # channels, a poor shape for a forward convolution (73 ms against 18 at 256x256).
 # The forward form also runs VGG's 512-channel layers (conv4_2 on), both ways, by
 # Winograd's F(2x2, 3x3) (export/winograd.py): same values to float32 rounding, fewer
-# multiplications where Eigen's kernels are at the cores' peak (0.93x the time of a
-# 256x256 step, 0.95x at 512x512, on a 2-core AMD EPYC). Below 512 channels its
+# multiplications where Eigen's kernels are at the cores' peak (a step in
+# 0.93-0.95x the time at 256x256 and 512x512 on a 2-core AMD EPYC). Below 512 channels its
 # transforms cost more than the products it saves.
 CONV_GRADIENTS = ("backprop", "forward")
 
