@@ -37,14 +37,15 @@ TV_TERMS = ("vertical", "horizontal", "grid")
 # in space and its in/out channels swapped (exact for 3x3, stride 1, SAME). Which
 # is faster depends on the host's kernels: with oneDNN off (TensorFlow's Eigen
 # kernels, e.g. AMD hosts), forward convolutions run 1.1-2.3x faster than
-# Conv2DBackpropInput at VGG's shapes; with oneDNN on, backprop is the faster.
+# Conv2DBackpropInput at VGG's shapes; with oneDNN on, the two are even.
 # The first layer keeps Conv2DBackpropInput in both: its gradient has the image's 3
 # channels, a poor shape for a forward convolution (73 ms against 18 at 256x256).
-# The forward form also runs VGG's 512-channel layers (conv4_2 on), both ways, by
-# Winograd's F(2x2, 3x3) (export/winograd.py): same values to float32 rounding, fewer
-# multiplications where Eigen's kernels are at the cores' peak (a step in
-# 0.93-0.95x the time at 256x256 and 512x512 on a 2-core AMD EPYC). Below 512 channels its
-# transforms cost more than the products it saves.
+# The forward form also runs VGG's 256- and 512-channel layers (conv3_2 on), both
+# ways, by Winograd's F(4x4, 3x3) (export/winograd.py): same values to a few 1e-6 of
+# the outputs' scale, a quarter of the multiplications. At 256x256 that took a step
+# from 0.53-0.62 s (backprop form) to 0.41-0.51 s on a 2-core Intel Xeon with oneDNN
+# on, at about 150 MB more resident memory for the transformed kernels; below 256
+# channels the transforms cost more than the products save.
 CONV_GRADIENTS = ("backprop", "forward")
 
 
@@ -95,12 +96,12 @@ class StyleGraph(tf.Module):
         self.layers = tuple(arch.layers)
         self._pool_before = frozenset(arch.pool_before)
         self._pool = {"avg": tf.nn.avg_pool2d, "max": tf.nn.max_pool2d}[pooling]
-        # The layers the forward form runs by Winograd: those after the third pool that
-        # take its block's full width (VGG's 512 channels in and out), and of those, the
-        # ones after the fourth pool, whose input gradients have few tiles (64-475 at
-        # 256-800 px pictures; see winograd.conv3x3).
+        # The layers the forward form runs by Winograd's F(4x4, 3x3): those after the
+        # second pool that take their block's full width (VGG's 256 and 512 channels in),
+        # and of those, the ones after the fourth pool, whose input gradients have few
+        # tiles (16-130 at 256-800 px pictures; see winograd.Tiling.conv3x3).
         pools = [i for i, layer in enumerate(self.layers) if layer in self._pool_before]
-        self._winograd = frozenset(range(pools[2] + 1, len(self.layers)))
+        self._winograd = frozenset(range(pools[1] + 1, len(self.layers)))
         self._few_tiles = frozenset(range(pools[3], len(self.layers)))
         self._metadata_json = metadata_json
         n = len(self.layers)
@@ -108,7 +109,7 @@ class StyleGraph(tf.Module):
                         for layer, (k, _) in zip(self.layers, weights)]
         self.biases = [tf.Variable(b, trainable=False, name=f"{layer}_bias")
                        for layer, (_, b) in zip(self.layers, weights)]
-        # The forward gradient form's kernels (flip_kernel; winograd.transform_kernel for the
+        # The forward gradient form's kernels (flip_kernel; winograd.F4.transform_kernel for the
         # Winograd layers, which serves both directions), computed once per model load by
         # set_forward_gradient for the layers a run reaches: flipping them at every step
         # cost 5% of a 256x256 step, and storing them in the export would double its size.
@@ -133,22 +134,29 @@ class StyleGraph(tf.Module):
         # Each layer, its loss terms, its backward step and the TV terms are functions of
         # their own that every depth calls: the SavedModel holds each once, not per depth.
         act_spec = tf.TensorSpec([1, None, None, None], tf.float32)
+        # The forms' layers differ only where the forward form runs Winograd; elsewhere both
+        # call one function, so the SavedModel holds it once.
+        backprop_layers = [tf.function(lambda x, i=i: self._layer(x, i, "backprop"), input_signature=[act_spec])
+                           for i in range(n)]
         self._layer_fns = {
-            form: [tf.function(lambda x, i=i, form=form: self._layer(x, i, form), input_signature=[act_spec])
-                   for i in range(n)]
-            for form in CONV_GRADIENTS}
+            "backprop": backprop_layers,
+            "forward": [tf.function(lambda x, i=i: self._layer(x, i, "forward"), input_signature=[act_spec])
+                        if i in self._winograd else backprop_layers[i] for i in range(n)]}
         # The targets and coefficients are arguments, read by the caller: variables read
         # inside a function became control inputs of the next layer's convolution, which
         # kept Grappler from fusing it with its bias and ReLU.
         self._terms_fn = tf.function(self._terms, input_signature=[
             act_spec, tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.float32),
             tf.TensorSpec(None, tf.float32), tf.TensorSpec([None, None], tf.float32)])
+        backward_spec = [act_spec, tf.TensorSpec([None, None], tf.float32), act_spec, act_spec]
+        backprop_backward = [tf.function(lambda dy, g, y, x, i=i: self._backward(dy, g, y, x, i, "backprop"),
+                                         input_signature=backward_spec) for i in range(n)]
+        # Layer 0's input gradient (the image's) takes the backprop form in both.
         self._backward_fns = {
-            form: [tf.function(lambda dy, g, y, x, i=i, form=form: self._backward(dy, g, y, x, i, form),
-                               input_signature=[act_spec, tf.TensorSpec([None, None], tf.float32),
-                                                act_spec, act_spec])
-                   for i in range(n)]
-            for form in CONV_GRADIENTS}
+            "backprop": backprop_backward,
+            "forward": [tf.function(lambda dy, g, y, x, i=i: self._backward(dy, g, y, x, i, "forward"),
+                                    input_signature=backward_spec)
+                        if i > 0 else backprop_backward[i] for i in range(n)]}
         self._tv_fn = tf.function(self._tv, input_signature=[_IMAGE])
         self._gram_hw_fn = tf.function(lambda act: (gram(act), tf.shape(act, out_type=tf.int32)[1:3]),
                                        input_signature=[act_spec])
@@ -183,7 +191,7 @@ class StyleGraph(tf.Module):
         if self.layers[i] in self._pool_before:
             x = self._pool(x, ksize=2, strides=2, padding="SAME")
         if conv_gradient == "forward" and i in self._winograd:
-            z = winograd.conv3x3(x, tf.convert_to_tensor(self.flipped_kernels[i]))
+            z = winograd.F4.conv3x3(x, tf.convert_to_tensor(self.flipped_kernels[i]))
         else:
             z = tf.nn.conv2d(x, self.kernels[i], 1, "SAME")
         return tf.nn.relu(tf.nn.bias_add(z, self.biases[i]))
@@ -199,8 +207,8 @@ class StyleGraph(tf.Module):
         dz = tf.raw_ops.ReluGrad(gradients=dy, features=y)
         kernel = tf.convert_to_tensor(self.kernels[i])
         if conv_gradient == "forward" and i in self._winograd:
-            dx = winograd.conv3x3(dz, tf.convert_to_tensor(self.flipped_kernels[i]), flipped=True,
-                                  few_tiles=i in self._few_tiles)
+            dx = winograd.F4.conv3x3(dz, tf.convert_to_tensor(self.flipped_kernels[i]), flipped=True,
+                                     few_tiles=i in self._few_tiles)
         elif conv_gradient == "forward" and i > 0:
             dx = tf.nn.conv2d(dz, tf.convert_to_tensor(self.flipped_kernels[i]), 1, "SAME")
         else:
@@ -249,14 +257,14 @@ class StyleGraph(tf.Module):
         return {"ok": tf.constant(1, tf.int32)}
 
     def _set_forward_gradient(self, depth):
-        """Stores flip_kernel of the first depth layers' kernels (winograd.transform_kernel
+        """Stores flip_kernel of the first depth layers' kernels (winograd.F4.transform_kernel
         in the Winograd layers) for the loss_forward_<L> signatures (L at most the
         depth-th layer); deeper layers, and the first (see CONV_GRADIENTS), keep an empty
         kernel."""
         for i, (kernel, flipped) in enumerate(zip(self.kernels, self.flipped_kernels)):
             keep = tf.where(i < depth, tf.shape(kernel)[2], 0) if i else 0
             if i in self._winograd:
-                flipped.assign(winograd.transform_kernel(kernel[:, :, :keep]))
+                flipped.assign(winograd.F4.transform_kernel(kernel[:, :, :keep]))
             else:
                 flipped.assign(flip_kernel(kernel)[:, :, :, :keep])
         return {"ok": tf.constant(1, tf.int32)}

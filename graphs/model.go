@@ -155,7 +155,7 @@ func load(dir string, opts Options) (*Model, error) {
 	if err := m.checkSignatures(); err != nil {
 		return nil, err
 	}
-	if m.convGradient, err = m.chooseConvGradient(opts.ConvGradient); err != nil {
+	if m.convGradient, err = m.chooseConvGradient(opts.ConvGradient, opts.BFloat16); err != nil {
 		return nil, err
 	}
 	m.deepest = len(m.Meta.Layers) - 1
@@ -228,11 +228,15 @@ func (m *Model) hasForwardGradient() bool {
 	return ok
 }
 
-// chooseConvGradient resolves Options.ConvGradient for this model and host.
-func (m *Model) chooseConvGradient(want string) (string, error) {
+// chooseConvGradient resolves Options.ConvGradient for this model and host:
+// auto is the forward form (Winograd's F(4x4, 3x3) from conv3_2 on) on a CPU
+// in float32, where it was the faster with oneDNN on and off, and backprop on
+// a GPU, whose cuDNN kernels choose their own algorithms, and in bfloat16,
+// whose 8-bit mantissa the Winograd transforms would amplify.
+func (m *Model) chooseConvGradient(want string, bfloat16 bool) (string, error) {
 	switch want {
 	case "", "auto":
-		if onednn, _ := OneDNNEnabled(); !onednn && m.hasForwardGradient() && !strings.Contains(m.Device, "GPU") {
+		if m.hasForwardGradient() && !bfloat16 && !strings.Contains(m.Device, "GPU") {
 			return "forward", nil
 		}
 		return "backprop", nil

@@ -1,4 +1,4 @@
-"""Winograd F(2x2, 3x3) convolutions (export/winograd.py) against the float64 NumPy
+"""Winograd F(m x m, 3x3) convolutions (export/winograd.py) against the float64 NumPy
 reference, and the forward form's use of them."""
 
 import numpy as np
@@ -8,19 +8,25 @@ import tensorflow as tf
 from export import winograd
 from export.tests import reference
 
-# F(2x2, 3x3) in float32: the transforms add at most a few float32 roundings per output
-# (errors ~1e-6 of the outputs' scale); 1e-5 of it leaves margin, while a wrong tile
-# position, transform entry or edge (an output off by a whole product) is far larger.
+# The transforms add a few float32 roundings per output: F(2x2, 3x3) ~3e-7 of the
+# outputs' scale at these shapes, F(4x4, 3x3) (larger transform entries) up to ~3e-6;
+# 1e-5 of it leaves margin, while a wrong tile position, transform entry, scale or edge
+# (an output off by a whole product) is far larger.
 TOLERANCE = 1e-5
 
+TILINGS = {"F2": winograd.Tiling(2, [0, 1, -1]), "F4": winograd.F4}
 
+
+@pytest.mark.parametrize("tiling", sorted(TILINGS))
 @pytest.mark.parametrize("flipped,few_tiles", [(False, False), (True, False), (True, True)])
-@pytest.mark.parametrize("h,w,cin,cout", [(8, 8, 3, 5), (5, 7, 4, 6), (1, 1, 8, 8), (2, 3, 8, 4), (9, 6, 16, 8)])
-def test_conv_matches_numpy(h, w, cin, cout, flipped, few_tiles):
+@pytest.mark.parametrize("h,w,cin,cout", [(8, 8, 3, 5), (5, 7, 4, 6), (1, 1, 8, 8), (2, 3, 8, 4), (9, 6, 16, 8),
+                                          (13, 10, 32, 24)])
+def test_conv_matches_numpy(h, w, cin, cout, flipped, few_tiles, tiling):
     rng = np.random.default_rng(h * 100 + w)
     kernel = rng.standard_normal((3, 3, cin, cout)).astype(np.float32)
-    u = winograd.transform_kernel(tf.constant(kernel))
-    assert u.shape == (16, cin, cout)
+    t = TILINGS[tiling]
+    u = t.transform_kernel(tf.constant(kernel))
+    assert u.shape == (t.n * t.n, cin, cout)
     if flipped:
         x = rng.uniform(-100, 100, (1, h, w, cout)).astype(np.float32)
         # The input gradient's kernel: flipped in space, in and out channels swapped.
@@ -28,22 +34,22 @@ def test_conv_matches_numpy(h, w, cin, cout, flipped, few_tiles):
     else:
         x = rng.uniform(-100, 100, (1, h, w, cin)).astype(np.float32)
         want = reference.conv3x3(x, kernel)
-    got = winograd.conv3x3(tf.constant(x), u, flipped=flipped, few_tiles=few_tiles).numpy()
+    got = t.conv3x3(tf.constant(x), u, flipped=flipped, few_tiles=few_tiles).numpy()
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=0, atol=TOLERANCE * np.abs(want).max())
 
 
-def test_forward_form_stores_winograd_kernels_after_the_third_pool(tiny):
-    """set_forward_gradient stores [16, in, out] Winograd kernels for conv4_2 onwards (the
-    layers after the third pool that keep their block's width) and flipped [3, 3, out,
-    in] kernels for conv1_2..conv4_1; the first layer keeps none."""
+def test_forward_form_stores_winograd_kernels_after_the_second_pool(tiny):
+    """set_forward_gradient stores [36, in, out] F(4x4, 3x3) kernels for conv3_2 onwards
+    (the layers after the second pool that keep their block's width) and flipped [3, 3,
+    out, in] kernels for conv1_2..conv3_1; the first layer keeps none."""
     assert tiny.signatures["set_forward_gradient"](depth=tf.constant(16, tf.int32))["ok"].numpy() == 1
     for i, (layer, kernel, stored) in enumerate(zip(reference.LAYERS, tiny.kernels, tiny.flipped_kernels)):
         kh, kw, cin, cout = kernel.shape
         if i == 0:
             want = (kh, kw, cout, 0)
-        elif i > reference.LAYERS.index("conv4_1"):
-            want = (16, cin, cout)
+        elif i > reference.LAYERS.index("conv3_1"):
+            want = (36, cin, cout)
         else:
             want = (kh, kw, cout, cin)
         assert tuple(tf.shape(stored.read_value()).numpy()) == want, layer
