@@ -137,7 +137,8 @@ def _metadata(args, weights, kind, source, divisor, tf_version):
             "conv_gradient": "loss_<L> takes each convolution's input gradient with TensorFlow's "
                              "Conv2DBackpropInput; loss_forward_<L> computes the same values as a forward "
                              "convolution with the flipped kernels set_forward_gradient(depth) stores for the first depth "
-                             "layers (faster where oneDNN is off)",
+                             "layers, and from the layers after the second pool on by Winograd's F(4x4, 3x3) "
+                             "(faster on CPUs, more memory)",
             "tv": list(graph.TV_TERMS),
         },
         "export_options": options,
