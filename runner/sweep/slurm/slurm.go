@@ -108,15 +108,26 @@ func Script(j Job) (string, error) {
 	fmt.Fprintf(&b, `
 # The runner runs in the background so that this shell can catch SIGTERM
 # (preemption or the time limit) and pass it on; the runner stops at the next
-# iteration with its point marked interrupted, and the task is requeued.
+# iteration with its point marked interrupted, and the task is requeued. A
+# SIGTERM that lands before $! is read is passed on right after (traps run
+# between commands, so the runner gets it once).
 stopped=0
+forwarded=0
+pid=
+forward() {
+  if [ "$stopped" = 1 ] && [ "$forwarded" = 0 ] && [ -n "$pid" ]; then
+    forwarded=1
+    kill -TERM "$pid" 2>/dev/null
+  fi
+}
 on_term() {
   stopped=1
-  kill -TERM "$pid" 2>/dev/null
+  forward
 }
 trap on_term TERM
 %s -index "$SLURM_ARRAY_TASK_ID" &
 pid=$!
+forward
 wait "$pid"
 rc=$?
 if [ "$stopped" = 1 ]; then
