@@ -112,29 +112,37 @@ class Tiling:
         flipped=True computes the convolution with flip_kernel(g) instead (g flipped in
         space, in and out channels swapped): a layer's input gradient from the gradient at
         its output. Its products take u transposed, which Eigen's kernels pay for in one
-        of two ways: as v u^T (the kernel's side transposed, better from about 500 tiles)
-        or, with few_tiles, as u v^T (the tiles' side transposed, better below). Sizes
-        that are not a multiple of m get zero rows or columns, and the extra output is cut
-        off.
+        of two ways: as v u^T (the kernel's side transposed, better from about 100-500
+        tiles, depending on the CPU) or, with few_tiles, as u v^T (the tiles' side
+        transposed, better below). Sizes that are not a multiple of m get zero rows or
+        columns, and the extra output is cut off.
+
+        The tiles are gathered with the tile pixel leading, [n^2, tiles, c], so that each
+        transform is one plain matrix product and no tiles-sized tensor is transposed:
+        the input is cut into m x m blocks and transposed once at its own size, and a
+        tile's n = m + 2 rows (columns) are its block's m and the next block's first 2.
         """
         m, n = self.m, self.n
         shape = tf.shape(x)
-        h, w, c = shape[1], shape[2], shape[3]
-        # SAME padding (1 each side) and up to a multiple of m: n x n tiles at stride m.
-        ph, pw = (m - h % m) % m, (m - w % m) % m
-        x = tf.pad(x, [[0, 0], [1, 1 + ph], [1, 1 + pw], [0, 0]])
-        patches = tf.image.extract_patches(x, [1, n, n, 1], [1, m, m, 1], [1, 1, 1, 1], "VALID")
-        th, tw = (h + ph) // m, (w + pw) // m
-        patches = tf.reshape(patches, [th * tw, n * n, c])
+        h, w, c = shape[1], shape[2], x.shape[3] or shape[3]
+        th, tw = (h + m - 1) // m, (w + m - 1) // m
+        # SAME padding (1 before), then zeros up to th + 1 by tw + 1 whole blocks.
+        x = tf.pad(x[0], [[1, m * (th + 1) - h - 1], [1, m * (tw + 1) - w - 1], [0, 0]])
+        blocks = tf.transpose(tf.reshape(x, [th + 1, m, tw + 1, m, c]), [1, 3, 0, 2, 4])
+        rows = tf.concat([blocks[:, :, :th], blocks[:2, :, 1:]], 0)
+        tiles = tf.concat([rows[:, :, :, :tw], rows[:, :2, :, 1:]], 1)  # [n, n, th, tw, c]
         transform_in, transform_out = (self._in_flipped, self._out_flipped) if flipped else (self._in, self._out)
-        if flipped and few_tiles:
-            v = tf.einsum("ij,tjc->ict", transform_in, patches)
-            y = tf.einsum("ji,ikt->tjk", transform_out, tf.matmul(u, v))
-        else:
-            v = tf.einsum("ij,tjc->itc", transform_in, patches)
-            y = tf.einsum("ji,itk->tjk", transform_out, tf.matmul(v, u, transpose_b=flipped))
+        v = tf.reshape(tf.matmul(transform_in, tf.reshape(tiles, [n * n, -1])), [n * n, th * tw, c])
         k = tf.shape(u)[1 if flipped else 2]
-        y = tf.nn.depth_to_space(tf.reshape(y, [1, th, tw, m * m * k]), m)
+        if flipped and few_tiles:
+            products = tf.matmul(u, v, transpose_b=True)  # [n^2, k, tiles]
+            y = tf.reshape(tf.matmul(transform_out, tf.reshape(products, [n * n, -1])), [m, m, k, th, tw])
+            y = tf.transpose(y, [3, 0, 4, 1, 2])
+        else:
+            products = tf.matmul(v, u, transpose_b=flipped)  # [n^2, tiles, k]
+            y = tf.reshape(tf.matmul(transform_out, tf.reshape(products, [n * n, -1])), [m, m, th, tw, k])
+            y = tf.transpose(y, [2, 0, 3, 1, 4])
+        y = tf.reshape(y, [1, th * m, tw * m, k])
         return y[:, :h, :w, :]
 
 

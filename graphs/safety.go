@@ -38,9 +38,10 @@ var computeOps = opSet(
 	// VGG layers, Gram matrices and losses
 	"Conv2D", "BiasAdd", "Relu", "AvgPool", "MaxPool", "MatMul", "Transpose",
 	"ReverseV2", // the forward gradient form's flipped kernels
-	// the forward form's Winograd convolutions (export/winograd.py): tiles, transforms,
-	// the batched products, tiles back to pixels, and the padding of odd sizes
-	"ExtractImagePatches", "Einsum", "BatchMatMulV2", "DepthToSpace", "FloorDiv", "FloorMod",
+	// the forward form's Winograd convolutions (export/winograd.py): the kernels'
+	// transform, the tile counts and the batched products (tiles are cut by Pad,
+	// Reshape, Transpose and ConcatV2 below)
+	"Einsum", "BatchMatMulV2", "FloorDiv",
 	"AddN", "AddV2", "Sub", "Mul", "Neg", "Square", "Sum", "NotEqual", "SelectV2", "Pad",
 	// the TV terms over 0 rows when their coefficients are 0
 	"Any",
