@@ -88,7 +88,7 @@ class Tiling:
             k = next(k for k in range(3) if g[j][k] != 0)
             flip.append(j)
             c.append(rev[k] / g[j][k])
-        self._g = _f64(g).astype(np.float32)
+        self._gg = np.kron(_f64(g), _f64(g)).astype(np.float32)  # [n^2 positions, 9 kernel taps]
         self._in = np.kron(_f64(bt), _f64(bt)).astype(np.float32)  # [n^2 positions, n^2 tile pixels]
         self._out = np.kron(_f64(at), _f64(at)).astype(np.float32)  # [m^2 output pixels, n^2 positions]
         # Position t of the flipped kernel's transform is c2[t] times the stored one's at
@@ -102,9 +102,14 @@ class Tiling:
         self._out_flipped = np.kron(_f64(at_f), _f64(at_f))[:, order].astype(np.float32)
 
     def transform_kernel(self, kernel):
-        """A [3, 3, in, out] kernel as the [n^2, in, out] products' right-hand sides, U = G g G^T."""
-        u = tf.einsum("ia,abck,jb->ijck", self._g, kernel, self._g)
-        return tf.reshape(u, tf.concat([[self.n * self.n], tf.shape(kernel)[2:]], 0))
+        """A [3, 3, in, out] kernel as the [n^2, in, out] products' right-hand sides, U = G g G^T.
+
+        One product by G (x) G on the taps, [n^2, 9] x [9, in * out]: its output is the only
+        buffer it allocates (an einsum's two steps and transposes held 2-3 times the kernels'
+        size more while set_forward_gradient ran every layer at once)."""
+        shape = tf.shape(kernel)
+        u = tf.matmul(self._gg, tf.reshape(kernel, [9, -1]))
+        return tf.reshape(u, tf.concat([[self.n * self.n], shape[2:]], 0))
 
     def conv3x3(self, x, u, flipped=False, few_tiles=False):
         """conv2d(x, g, stride 1, "SAME") for a [1, h, w, c] x, with u = transform_kernel(g).

@@ -41,6 +41,12 @@ type Options struct {
 	// that could read or write files, run Python or use a network): only for
 	// a model the user vouches for (-trust-model). See checkSafe.
 	Trust bool
+	// Runs, when not nil, lists the layers each run on this model will use
+	// (its content and style layers with a weight): the graph is then loaded
+	// with the features and loss signatures of each run's deepest layer only,
+	// which starts seconds sooner and holds less memory than the whole
+	// export (see prune.go). A run deeper than all of them gets an error.
+	Runs [][]string
 }
 
 // Device is a device TensorFlow can run on.

@@ -107,7 +107,11 @@ func (m *Model) Features(img []float32, width, height int, keys ...string) (map[
 	if err != nil {
 		return nil, err
 	}
-	res, err := m.run(featuresSig(m.Meta.Layers[deepest]), map[string]*tf.Tensor{"image": in}, missing...)
+	depth, err := m.depthFor(featuresSig, deepest)
+	if err != nil {
+		return nil, fmt.Errorf("features: %w", err)
+	}
+	res, err := m.run(featuresSig(m.Meta.Layers[depth]), map[string]*tf.Tensor{"image": in}, missing...)
 	if err != nil {
 		return nil, err
 	}

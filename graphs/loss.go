@@ -67,6 +67,9 @@ func (m *Model) SetTargets(t Targets) error {
 			deepest = i
 		}
 	}
+	if deepest, err = m.depthFor(m.lossSigOf, deepest); err != nil {
+		return fmt.Errorf("set targets: %w", err)
+	}
 	feeds := make(map[string]*tf.Tensor, 2*n+4)
 	for _, l := range m.Meta.Layers {
 		feeds["content_"+l], feeds["gram_"+l] = m.zeroContent, m.zeroGram
@@ -95,6 +98,7 @@ func (m *Model) SetTargets(t Targets) error {
 	if feeds["tv_grid_power"], err = tf.NewTensor(power); err != nil {
 		return err
 	}
+	returnGoHeap()
 	calls := []call{{sigSetTargets, feeds, []string{"ok"}}}
 	forward := m.convGradient == "forward" && m.forwardDepth <= deepest
 	if forward {
@@ -154,7 +158,7 @@ const gcEvery = 8 << 20
 // loss signature of the deepest layer the last SetTargets used (every layer
 // before SetTargets is called).
 func (m *Model) NewEvaluator(width, height int) *Evaluator {
-	s := m.sigs[lossSig(m.Meta.Layers[m.deepest], m.convGradient)]
+	s := m.sigs[m.lossSigOf(m.Meta.Layers[m.deepest])]
 	e := &Evaluator{
 		m:     m,
 		shape: []int64{1, int64(height), int64(width), 3},

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -61,9 +62,14 @@ type Model struct {
 	// forwardDepth is how many layers' flipped kernels set_forward_gradient
 	// stored (0: none yet).
 	forwardDepth int
-	// deepest is the index of the deepest layer the targets use (SetTargets):
-	// NewEvaluator runs that layer's loss signature.
+	// deepest is the index of the layer whose loss signature NewEvaluator
+	// runs: the deepest the targets use (SetTargets), or the next loaded.
 	deepest int
+	// forwardExported says the export has the loss_forward_<L> signatures.
+	forwardExported bool
+	// pruned says the graph was loaded with some depths' signatures only
+	// (Options.Runs).
+	pruned bool
 }
 
 type signature struct {
@@ -124,7 +130,32 @@ func load(dir string, opts Options) (*Model, error) {
 	}
 
 	m := &Model{Dir: dir, Device: device, sigs: map[string]signature{}}
-	if err := catch(func() { m.tfm = tg.LoadModel(dir, []string{"serve"}, sessionOpts) }); err != nil {
+	js, err := metadataJSON(dir, &saved)
+	if err != nil {
+		return nil, err
+	}
+	if m.Meta, err = parseMetadata([]byte(js)); err != nil {
+		return nil, err
+	}
+	m.forwardExported = defs[lossSig(m.Meta.Layers[0], "forward")] != nil
+	if m.convGradient, err = m.chooseConvGradient(opts.ConvGradient, opts.BFloat16); err != nil {
+		return nil, err
+	}
+	loadDir := dir
+	if opts.Runs != nil {
+		keep := keptSignatures(m.Meta, defs, opts.Runs, m.convGradient)
+		for _, mg := range saved.GetMetaGraphs() {
+			prune(mg, keep) // defs is serve's SignatureDef map: pruned too
+		}
+		m.pruned = true
+		// Where no temporary folder can be written, the whole graph loads:
+		// slower to start, the same results.
+		if tmp, err := writeCopy(dir, &saved); err == nil {
+			defer os.RemoveAll(tmp)
+			loadDir = tmp
+		}
+	}
+	if err := catch(func() { m.tfm = tg.LoadModel(loadDir, []string{"serve"}, sessionOpts) }); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
 	for name, def := range defs {
@@ -144,29 +175,31 @@ func load(dir string, opts Options) (*Model, error) {
 		}
 		m.sigs[name] = s
 	}
-
-	js, err := metadataJSON(dir, &saved)
-	if err != nil {
-		return nil, err
-	}
-	if m.Meta, err = parseMetadata([]byte(js)); err != nil {
-		return nil, err
-	}
 	if err := m.checkSignatures(); err != nil {
 		return nil, err
 	}
-	if m.convGradient, err = m.chooseConvGradient(opts.ConvGradient, opts.BFloat16); err != nil {
-		return nil, err
-	}
+	// Until SetTargets: the deepest loaded loss signature (every layer's).
 	m.deepest = len(m.Meta.Layers) - 1
+	for m.pruned && m.deepest > 0 && m.sigs[m.lossSigOf(m.Meta.Layers[m.deepest])].inputs == nil {
+		m.deepest--
+	}
 	if m.zeroContent, err = tf.NewTensor([][][][]float32{{{{0}}}}); err != nil {
 		return nil, err
 	}
 	if m.zeroGram, err = tf.NewTensor([][]float32{{0}}); err != nil {
 		return nil, err
 	}
+	returnGoHeap()
 	return m, nil
 }
+
+// returnGoHeap collects the Go heap and hands its free pages back to the
+// system. Called where the Go side has just dropped tens of MiB (the parsed
+// saved_model.pb, decoded pictures) and TensorFlow is about to allocate the
+// run's buffers: the Go runtime would otherwise keep those pages resident
+// through the process's peak (about 80 MiB of it at 256x256). A collection
+// of the runner's few-MiB live heap takes milliseconds.
+func returnGoHeap() { debug.FreeOSMemory() }
 
 // VersionNote says when the model was exported by another TensorFlow than
 // the one running it (usually harmless; the cause if an op is missing).
@@ -186,16 +219,20 @@ func (m *Model) checkSignatures() error {
 	outs := map[string][]string{
 		sigSetTargets: {"ok"},
 	}
+	// A pruned model (Options.Runs) holds some depths' signatures only.
+	depth := func(sig string, inputs, outputs []string) {
+		if _, ok := m.sigs[sig]; ok || !m.pruned {
+			need[sig], outs[sig] = inputs, outputs
+		}
+	}
 	for _, l := range m.Meta.Layers {
 		need[sigSetTargets] = append(need[sigSetTargets], "content_"+l, "gram_"+l)
 		for _, form := range ConvGradients {
 			if form == "backprop" || m.hasForwardGradient() {
-				need[lossSig(l, form)] = []string{"image"}
-				outs[lossSig(l, form)] = lossOutputs[:]
+				depth(lossSig(l, form), []string{"image"}, lossOutputs[:])
 			}
 		}
-		need[featuresSig(l)] = []string{"image"}
-		outs[featuresSig(l)] = []string{ActivationKey(l), GramKey(l), SizeKey(l)}
+		depth(featuresSig(l), []string{"image"}, []string{ActivationKey(l), GramKey(l), SizeKey(l)})
 	}
 	if m.hasForwardGradient() {
 		need[sigSetForward], outs[sigSetForward] = []string{"depth"}, []string{"ok"}
@@ -223,10 +260,24 @@ func (m *Model) checkSignatures() error {
 
 // hasForwardGradient says whether the export has the loss_forward_<L>
 // signatures (exports before them have only loss_<L>).
-func (m *Model) hasForwardGradient() bool {
-	_, ok := m.sigs[lossSig(m.Meta.Layers[0], "forward")]
-	return ok
+func (m *Model) hasForwardGradient() bool { return m.forwardExported }
+
+// depthFor is the depth (a layer index) whose signature, named by sig from
+// the layer, computes the layers up to deepest: deepest itself, or where
+// the model was loaded for other runs (Options.Runs), the shallowest loaded
+// one below it, whose deeper layers then weigh 0.
+func (m *Model) depthFor(sig func(layer string) string, deepest int) (int, error) {
+	for i := deepest; i < len(m.Meta.Layers); i++ {
+		if _, ok := m.sigs[sig(m.Meta.Layers[i])]; ok {
+			return i, nil
+		}
+	}
+	l := m.Meta.Layers[deepest]
+	return 0, fmt.Errorf("the model was loaded for runs that stop above %s (no %s signature loaded; see graphs.Options.Runs)", l, sig(l))
 }
+
+// lossSigOf names the loss signature of a layer in the form in use.
+func (m *Model) lossSigOf(layer string) string { return lossSig(layer, m.convGradient) }
 
 // chooseConvGradient resolves Options.ConvGradient for this model and host:
 // auto is the forward form (Winograd's F(4x4, 3x3) from conv3_2 on) on a CPU

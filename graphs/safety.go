@@ -41,7 +41,7 @@ var computeOps = opSet(
 	// the forward form's Winograd convolutions (export/winograd.py): the kernels'
 	// transform, the tile counts and the batched products (tiles are cut by Pad,
 	// Reshape, Transpose and ConcatV2 below)
-	"Einsum", "BatchMatMulV2", "FloorDiv",
+	"BatchMatMulV2", "FloorDiv",
 	"AddN", "AddV2", "Sub", "Mul", "Neg", "Square", "Sum", "NotEqual", "SelectV2", "Pad",
 	// the TV terms over 0 rows when their coefficients are 0
 	"Any",

@@ -112,16 +112,7 @@ func blendLayers(cfg config.Config) []string {
 // the second (anishathalye's conv4_2/conv5_2 blend). Style: the k-th used
 // layer's weight times style_layer_weight_exp^k.
 func planLayers(cfg config.Config, md graphs.Metadata) layerPlan {
-	content := make(map[string]float64, len(cfg.ContentLayers)+1)
-	for l, w := range cfg.ContentLayers {
-		content[l] = w
-	}
-	if b := cfg.ContentWeightBlend; b != 1 {
-		first, second := cfg.ContentBlendLayers[0], cfg.ContentBlendLayers[1]
-		w := content[first]
-		content[first] = b * w
-		content[second] += (1 - b) * w
-	}
+	content := contentWeights(cfg)
 	var p layerPlan
 	exp := 1.0
 	for i, l := range md.Layers {
@@ -134,6 +125,43 @@ func planLayers(cfg config.Config, md graphs.Metadata) layerPlan {
 		}
 	}
 	return p
+}
+
+// contentWeights are the content layers' weights after the blend.
+func contentWeights(cfg config.Config) map[string]float64 {
+	content := make(map[string]float64, len(cfg.ContentLayers)+1)
+	for l, w := range cfg.ContentLayers {
+		content[l] = w
+	}
+	if b := cfg.ContentWeightBlend; b != 1 {
+		first, second := cfg.ContentBlendLayers[0], cfg.ContentBlendLayers[1]
+		w := content[first]
+		content[first] = b * w
+		content[second] += (1 - b) * w
+	}
+	return content
+}
+
+// UsedLayers are the layers a run of cfg computes a loss at (those
+// planLayers keeps), in no particular order: what graphs.Options.Runs wants
+// before the model's layer order is known.
+func UsedLayers(cfg config.Config) []string {
+	var used []string
+	if cfg.ContentWeight > 0 {
+		for l, w := range contentWeights(cfg) {
+			if w > 0 {
+				used = append(used, l)
+			}
+		}
+	}
+	if cfg.StyleWeight > 0 {
+		for l, w := range cfg.StyleLayers {
+			if w > 0 {
+				used = append(used, l)
+			}
+		}
+	}
+	return used
 }
 
 // blendWeights normalises the style blend weights to sum 1 (equal if none).

@@ -209,7 +209,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		defer stopServe()
 	}
-	model, err := load(cfg, o.trust, stdout)
+	model, err := load(cfg, o.trust, stdout, [][]string{runner.UsedLayers(cfg)})
 	if err != nil {
 		return err
 	}
@@ -268,12 +268,15 @@ func modelOptions(cfg config.Config, trust bool) graphs.Options {
 		BFloat16: cfg.Precision == "bfloat16", Float16: cfg.Precision == "float16", ConvGradient: cfg.ConvGradient, Trust: trust}
 }
 
-// load loads cfg's model with its session settings.
-func load(cfg config.Config, trust bool, stdout io.Writer) (*graphs.Model, error) {
+// load loads cfg's model with its session settings, for runs using the
+// given layers (graphs.Options.Runs).
+func load(cfg config.Config, trust bool, stdout io.Writer, runs [][]string) (*graphs.Model, error) {
 	if cfg.Precision == "bfloat16" && !graphs.HasBFloat16Math() {
 		fmt.Fprintln(stdout, "note: precision bfloat16: this CPU has neither AMX-BF16 nor AVX512-BF16, so TensorFlow emulates bfloat16 (slower than float32, no gain)")
 	}
-	return graphs.LoadWith(cfg.Model, modelOptions(cfg, trust))
+	opts := modelOptions(cfg, trust)
+	opts.Runs = runs
+	return graphs.LoadWith(cfg.Model, opts)
 }
 
 // report prints the result of a single run.
@@ -337,7 +340,7 @@ func runSweep(ctx context.Context, sig *syscall.Signal, o *options, src config.S
 			m, ok := models[key]
 			if !ok {
 				var err error
-				if m, err = load(cfg, o.trust, stdout); err != nil {
+				if m, err = load(cfg, o.trust, stdout, sweepRuns(plan.Configs, key, o.trust)); err != nil {
 					return sweep.PointResult{}, err
 				}
 				models[key] = m
@@ -364,6 +367,17 @@ func runSweep(ctx context.Context, sig *syscall.Signal, o *options, src config.S
 		return interrupted{*sig}
 	}
 	return err
+}
+
+// sweepRuns are the layers each point sharing the model (by key) uses.
+func sweepRuns(cfgs []config.Config, key string, trust bool) [][]string {
+	var runs [][]string
+	for _, cfg := range cfgs {
+		if fmt.Sprintf("%s %+v", cfg.Model, modelOptions(cfg, trust)) == key {
+			runs = append(runs, runner.UsedLayers(cfg))
+		}
+	}
+	return runs
 }
 
 // serve starts the live view over the run folders under root.

@@ -1,0 +1,110 @@
+package graphs
+
+import (
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/styletransfer/gostyle/runner/testenv"
+)
+
+// evaluateAt sets content and style targets at the given layers (computed
+// from target) and evaluates the loss and gradient at x.
+func evaluateAt(t *testing.T, m *Model, target, x []float32, w, h int, content, style string) (Losses, []float32) {
+	t.Helper()
+	feats, err := m.Features(target, w, h, ActivationKey(content), GramKey(style))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cw, sw := make([]float32, len(m.Meta.Layers)), make([]float32, len(m.Meta.Layers))
+	cw[m.Meta.LayerIndex(content)], sw[m.Meta.LayerIndex(style)] = 1e-2, 1e-6
+	if err := m.SetTargets(Targets{
+		Content:        map[string]Tensor{content: feats[ActivationKey(content)]},
+		Grams:          map[string]Tensor{style: feats[GramKey(style)]},
+		ContentWeights: cw, StyleWeights: sw,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	grad := make([]float32, len(x))
+	var l Losses
+	if err := m.NewEvaluator(w, h).Evaluate(x, grad, &l); err != nil {
+		t.Fatal(err)
+	}
+	return l, grad
+}
+
+// A model loaded for some runs holds only their depths' signatures, and
+// computes what the whole export computes, bit for bit: the same graph
+// functions run.
+func TestLoadForRunsKeepsTheirDepthsOnly(t *testing.T) {
+	dir := testenv.TinyModel(t)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // where the pruned copy is written, and removed
+	full, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pruned, err := LoadWith(dir, Options{Runs: [][]string{{"conv1_1", "conv2_1"}, {"conv3_1", "conv1_1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var loss, features []string
+	for name := range pruned.sigs {
+		if strings.HasPrefix(name, "loss_") {
+			loss = append(loss, name)
+		}
+		if strings.HasPrefix(name, "features_") {
+			features = append(features, name)
+		}
+	}
+	if len(loss) != 2 || len(features) != 2 || !pruned.pruned {
+		t.Fatalf("loaded loss %v and features %v, want conv2_1's and conv3_1's", loss, features)
+	}
+	for _, sig := range []string{"features_conv2_1", "features_conv3_1", pruned.lossSigOf("conv2_1"), pruned.lossSigOf("conv3_1")} {
+		if _, ok := pruned.sigs[sig]; !ok {
+			t.Errorf("no %s", sig)
+		}
+	}
+	if pruned.ConvGradient() != full.ConvGradient() {
+		t.Errorf("conv gradient %s, whole export %s", pruned.ConvGradient(), full.ConvGradient())
+	}
+
+	const w, h = 20, 16
+	rng := rand.New(rand.NewPCG(8, 8))
+	target, x := randomImage(rng, w, h, 50), randomImage(rng, w, h, 50)
+	// conv2_1 exactly; conv1_2 through conv2_1's signatures (the next loaded depth).
+	for _, c := range [][2]string{{"conv2_1", "conv1_1"}, {"conv1_2", "conv1_1"}} {
+		lf, gf := evaluateAt(t, full, target, x, w, h, c[0], c[1])
+		lp, gp := evaluateAt(t, pruned, target, x, w, h, c[0], c[1])
+		if lf.Total != lp.Total || lf.Content != lp.Content || lf.Style != lp.Style {
+			t.Errorf("%v: pruned loss %+v, whole export %+v", c, lp, lf)
+		}
+		for i := range gf {
+			if gf[i] != gp[i] {
+				t.Errorf("%v: gradient[%d] %g, whole export %g", c, i, gp[i], gf[i])
+				break
+			}
+		}
+	}
+	img := randomImage(rng, w, h, 50)
+	if _, err := pruned.Features(img, w, h, GramKey("conv4_1")); err == nil || !strings.Contains(err.Error(), "conv4_1") {
+		t.Errorf("features deeper than every run: %v", err)
+	}
+	if entries, _ := filepath.Glob(filepath.Join(tmp, "*")); len(entries) != 0 {
+		t.Errorf("temporary model folders left behind: %v", entries)
+	}
+}
+
+func TestKeptSignaturesIgnoreUnknownLayers(t *testing.T) {
+	md := Metadata{Layers: []string{"conv1_1", "conv1_2", "conv2_1"}}
+	keep := keptSignatures(md, nil, [][]string{{"conv1_2", "conv9_9"}, {}}, "forward")
+	for _, sig := range []string{"features_conv1_2", "loss_forward_conv1_2", "features_conv1_1", "loss_forward_conv1_1", sigSetTargets, sigMetadata} {
+		if !keep[sig] {
+			t.Errorf("%s not kept", sig)
+		}
+	}
+	if keep["loss_conv1_2"] || keep["features_conv2_1"] || len(keep) != 7 {
+		t.Errorf("kept %v", keep)
+	}
+}
