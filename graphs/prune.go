@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	attrpb "github.com/galeone/tensorflow/tensorflow/go/core/framework/attr_value_go_proto"
 	fnpb "github.com/galeone/tensorflow/tensorflow/go/core/framework/function_go_proto"
 	nodepb "github.com/galeone/tensorflow/tensorflow/go/core/framework/node_def_go_proto"
 	corepb "github.com/galeone/tensorflow/tensorflow/go/core/protobuf/for_core_protos_go_proto"
@@ -71,15 +70,21 @@ func prune(mg *corepb.MetaGraphDef, keep map[string]bool) {
 	for _, n := range g.GetNode() {
 		nodes[n.GetName()] = n
 	}
-	kept := map[string]bool{}
-	for len(roots) > 0 {
-		name := roots[len(roots)-1]
-		roots = roots[:len(roots)-1]
-		if n, ok := nodes[name]; ok && !kept[name] {
-			kept[name] = true
-			for _, in := range n.GetInput() {
-				roots = append(roots, op(in))
-			}
+	kept := reach(roots, func(name string) ([]string, bool) {
+		n, ok := nodes[name]
+		if !ok {
+			return nil, false
+		}
+		ins := make([]string, len(n.GetInput()))
+		for i, in := range n.GetInput() {
+			ins[i] = op(in)
+		}
+		return ins, true
+	})
+	var keptNodes []*nodepb.NodeDef
+	for _, n := range g.GetNode() {
+		if kept[n.GetName()] {
+			keptNodes = append(keptNodes, n)
 		}
 	}
 	lib := map[string]*fnpb.FunctionDef{}
@@ -90,33 +95,17 @@ func prune(mg *corepb.MetaGraphDef, keep map[string]bool) {
 	for _, gd := range g.GetLibrary().GetGradient() {
 		grads[gd.GetFunctionName()] = gd.GetGradientFunc()
 	}
-	var calls []string
-	called := func(ns []*nodepb.NodeDef) {
-		for _, n := range ns {
-			for _, a := range n.GetAttr() {
-				calls = appendFuncs(calls, a)
-			}
+	keptFns := reach(calledFuncs(keptNodes), func(name string) ([]string, bool) {
+		f, ok := lib[name]
+		if !ok {
+			return nil, false
 		}
-	}
-	var keptNodes []*nodepb.NodeDef
-	for _, n := range g.GetNode() {
-		if kept[n.GetName()] {
-			keptNodes = append(keptNodes, n)
+		calls := calledFuncs(f.GetNodeDef())
+		if gf, ok := grads[name]; ok {
+			calls = append(calls, gf)
 		}
-	}
-	called(keptNodes)
-	keptFns := map[string]bool{}
-	for len(calls) > 0 {
-		name := calls[len(calls)-1]
-		calls = calls[:len(calls)-1]
-		if f, ok := lib[name]; ok && !keptFns[name] {
-			keptFns[name] = true
-			called(f.GetNodeDef())
-			if gf, ok := grads[name]; ok {
-				calls = append(calls, gf)
-			}
-		}
-	}
+		return calls, true
+	})
 	g.Node = keptNodes
 	if g.Library != nil {
 		var fns []*fnpb.FunctionDef
@@ -135,16 +124,42 @@ func prune(mg *corepb.MetaGraphDef, keep map[string]bool) {
 	}
 }
 
-// appendFuncs appends the functions an attribute names (a call's f, or a
+// reach walks from roots to everything next leads to, and returns the names
+// reached; next says a name's successors, or false for a name not in the
+// graph (an input from outside it), which is left out.
+func reach(roots []string, next func(name string) ([]string, bool)) map[string]bool {
+	seen := map[string]bool{}
+	for len(roots) > 0 {
+		name := roots[len(roots)-1]
+		roots = roots[:len(roots)-1]
+		if seen[name] {
+			continue
+		}
+		succ, ok := next(name)
+		if !ok {
+			continue
+		}
+		seen[name] = true
+		roots = append(roots, succ...)
+	}
+	return seen
+}
+
+// calledFuncs are the functions the nodes' attributes name (a call's f, or a
 // list of them).
-func appendFuncs(to []string, a *attrpb.AttrValue) []string {
-	if f := a.GetFunc(); f != nil {
-		to = append(to, f.GetName())
+func calledFuncs(ns []*nodepb.NodeDef) []string {
+	var fns []string
+	for _, n := range ns {
+		for _, a := range n.GetAttr() {
+			if f := a.GetFunc(); f != nil {
+				fns = append(fns, f.GetName())
+			}
+			for _, f := range a.GetList().GetFunc() {
+				fns = append(fns, f.GetName())
+			}
+		}
 	}
-	for _, f := range a.GetList().GetFunc() {
-		to = append(to, f.GetName())
-	}
-	return to
+	return fns
 }
 
 // writeCopy writes saved as a SavedModel folder for TensorFlow's loader to
