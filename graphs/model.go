@@ -180,7 +180,7 @@ func load(dir string, opts Options) (*Model, error) {
 	}
 	// Until SetTargets: the deepest loaded loss signature (every layer's).
 	m.deepest = len(m.Meta.Layers) - 1
-	for m.pruned && m.deepest > 0 && m.sigs[m.lossSigOf(m.Meta.Layers[m.deepest])].inputs == nil {
+	for m.pruned && m.deepest > 0 && !m.loaded(m.lossSigOf(m.Meta.Layers[m.deepest])) {
 		m.deepest--
 	}
 	if m.zeroContent, err = tf.NewTensor([][][][]float32{{{{0}}}}); err != nil {
@@ -197,7 +197,7 @@ func load(dir string, opts Options) (*Model, error) {
 // system. Called where the Go side has just dropped tens of MiB (the parsed
 // saved_model.pb, decoded pictures) and TensorFlow is about to allocate the
 // run's buffers: the Go runtime would otherwise keep those pages resident
-// through the process's peak (about 80 MiB of it at 256x256). A collection
+// through the process's peak (50-60 MB of it at 256x256). A collection
 // of the runner's few-MiB live heap takes milliseconds.
 func returnGoHeap() { debug.FreeOSMemory() }
 
@@ -221,7 +221,7 @@ func (m *Model) checkSignatures() error {
 	}
 	// A pruned model (Options.Runs) holds some depths' signatures only.
 	depth := func(sig string, inputs, outputs []string) {
-		if _, ok := m.sigs[sig]; ok || !m.pruned {
+		if m.loaded(sig) || !m.pruned {
 			need[sig], outs[sig] = inputs, outputs
 		}
 	}
@@ -265,15 +265,21 @@ func (m *Model) hasForwardGradient() bool { return m.forwardExported }
 // depthFor is the depth (a layer index) whose signature, named by sig from
 // the layer, computes the layers up to deepest: deepest itself, or where
 // the model was loaded for other runs (Options.Runs), the shallowest loaded
-// one below it, whose deeper layers then weigh 0.
+// one deeper than it, whose extra layers then weigh 0.
 func (m *Model) depthFor(sig func(layer string) string, deepest int) (int, error) {
 	for i := deepest; i < len(m.Meta.Layers); i++ {
-		if _, ok := m.sigs[sig(m.Meta.Layers[i])]; ok {
+		if m.loaded(sig(m.Meta.Layers[i])) {
 			return i, nil
 		}
 	}
 	l := m.Meta.Layers[deepest]
 	return 0, fmt.Errorf("the model was loaded for runs that stop above %s (no %s signature loaded; see graphs.Options.Runs)", l, sig(l))
+}
+
+// loaded says whether the signature was loaded (see Options.Runs).
+func (m *Model) loaded(sig string) bool {
+	_, ok := m.sigs[sig]
+	return ok
 }
 
 // lossSigOf names the loss signature of a layer in the form in use.
