@@ -42,10 +42,11 @@ TV_TERMS = ("vertical", "horizontal", "grid")
 # channels, a poor shape for a forward convolution (73 ms against 18 at 256x256).
 # The forward form also runs VGG's 256- and 512-channel layers (conv3_2 on), both
 # ways, by Winograd's F(4x4, 3x3) (export/winograd.py): same values to a few 1e-6 of
-# the outputs' scale, a quarter of the multiplications. At 256x256 that took a step
-# from 0.53-0.62 s (backprop form) to 0.41-0.51 s on a 2-core Intel Xeon with oneDNN
-# on, at about 150 MB more resident memory for the transformed kernels; below 256
-# channels the transforms cost more than the products save.
+# the outputs' scale, a quarter of the multiplications. Their transformed kernels
+# (4x the kernels: 200 MB for conv3_2..conv5_1) are made at each use, just before
+# it, and dropped after it: stored for the run they were most of what the forward
+# form held over the backprop form (844 against 686 MB peak at 256x256 on a 2-core
+# AMD EPYC Zen 4), and made again they cost about 20 ms a pass there.
 CONV_GRADIENTS = ("backprop", "forward")
 
 
@@ -109,10 +110,11 @@ class StyleGraph(tf.Module):
                         for layer, (k, _) in zip(self.layers, weights)]
         self.biases = [tf.Variable(b, trainable=False, name=f"{layer}_bias")
                        for layer, (_, b) in zip(self.layers, weights)]
-        # The forward gradient form's kernels (flip_kernel; winograd.F4.transform_kernel for the
-        # Winograd layers, which serves both directions), computed once per model load by
-        # set_forward_gradient for the layers a run reaches: flipping them at every step
-        # cost 5% of a 256x256 step, and storing them in the export would double its size.
+        # The forward gradient form's flipped kernels (flip_kernel) of the layers it does not
+        # run by Winograd, computed once per model load by set_forward_gradient for the
+        # layers a run reaches: flipping them at every step cost 5% of a 256x256 step, and
+        # storing them in the export would double its size. (The Winograd layers transform
+        # their kernels at each use; see CONV_GRADIENTS.)
         self.flipped_kernels = [_target(tf.zeros([1, 1, 1, 1]), f"{layer}_kernel_flipped") for layer in self.layers]
         self.content_targets = [_target(tf.zeros([1, 1, 1, 1]), f"content_{layer}") for layer in self.layers]
         self.gram_targets = [_target(tf.zeros([1, 1]), f"gram_{layer}") for layer in self.layers]
@@ -148,13 +150,15 @@ class StyleGraph(tf.Module):
         self._terms_fn = tf.function(self._terms, input_signature=[
             act_spec, tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.float32),
             tf.TensorSpec(None, tf.float32), tf.TensorSpec([None, None], tf.float32)])
-        backward_spec = [act_spec, tf.TensorSpec([None, None], tf.float32), act_spec, act_spec]
-        backprop_backward = [tf.function(lambda dy, g, y, x, i=i: self._backward(dy, g, y, x, i, "backprop"),
+        # dy, y, x, then the layer's coefficients, content target and Gram difference D.
+        backward_spec = [act_spec, act_spec, act_spec, tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.float32),
+                         tf.TensorSpec(None, tf.float32), tf.TensorSpec([None, None], tf.float32)]
+        backprop_backward = [tf.function(lambda *a, i=i: self._backward(*a, i=i, conv_gradient="backprop"),
                                          input_signature=backward_spec) for i in range(n)]
         # Layer 0's input gradient (the image's) takes the backprop form in both.
         self._backward_fns = {
             "backprop": backprop_backward,
-            "forward": [tf.function(lambda dy, g, y, x, i=i: self._backward(dy, g, y, x, i, "forward"),
+            "forward": [tf.function(lambda *a, i=i: self._backward(*a, i=i, conv_gradient="forward"),
                                     input_signature=backward_spec)
                         if i > 0 else backprop_backward[i] for i in range(n)]}
         self._tv_fn = tf.function(self._tv, input_signature=[_IMAGE])
@@ -191,23 +195,36 @@ class StyleGraph(tf.Module):
         if self.layers[i] in self._pool_before:
             x = self._pool(x, ksize=2, strides=2, padding="SAME")
         if conv_gradient == "forward" and i in self._winograd:
-            z = winograd.F4.conv3x3(x, tf.convert_to_tensor(self.flipped_kernels[i]))
+            z = winograd.F4.conv3x3(x, self._transformed_kernel(i, after=x))
         else:
             z = tf.nn.conv2d(x, self.kernels[i], 1, "SAME")
         return tf.nn.relu(tf.nn.bias_add(z, self.biases[i]))
 
-    def _backward(self, dy, g, y, x, i, conv_gradient):
+    def _transformed_kernel(self, i, after):
+        """Layer i's kernel transformed for winograd.F4, made once the tensor after is
+        ready: without that dependency TensorFlow runs every layer's transform as soon
+        as the step starts (they depend on variables only), and all of them are held at
+        once, as if stored."""
+        with tf.control_dependencies([after]):
+            return winograd.F4.transform_kernel(tf.convert_to_tensor(self.kernels[i]))
+
+    def _backward(self, dy, y, x, cw, sw, target, d, i, conv_gradient):
         """Layer i's backward step, written out: the gradient at its input x, given dy, the
-        gradient at its output y from the layers above, and g, the gradient of its own
-        loss terms as h*w rows ([1, c] where both coefficients are 0: broadcast onto dy in
-        dy's own buffer). The convolution's input gradient takes the given form (see
+        gradient at its output y from the layers above, plus the gradient of the layer's
+        own terms (_terms_gradient of its coefficients cw and sw, content target and Gram
+        difference d). The convolution's input gradient takes the given form (see
         CONV_GRADIENTS)."""
         c = tf.shape(y)[-1]
+        # The terms' gradient is as large as the layer: made here, once dy has arrived,
+        # not when its inputs were ready in the forward pass, where each style layer's
+        # was held to the end of the step (128 MB of the peak at 512x512).
+        with tf.control_dependencies([dy]):
+            g = self._terms_gradient(y, cw, sw, target, d)
         dy = tf.reshape(tf.reshape(dy, [-1, c]) + g, tf.shape(y))
         dz = tf.raw_ops.ReluGrad(gradients=dy, features=y)
         kernel = tf.convert_to_tensor(self.kernels[i])
         if conv_gradient == "forward" and i in self._winograd:
-            dx = winograd.F4.conv3x3(dz, tf.convert_to_tensor(self.flipped_kernels[i]), flipped=True,
+            dx = winograd.F4.conv3x3(dz, self._transformed_kernel(i, after=dz), flipped=True,
                                      few_tiles=i in self._few_tiles)
         elif conv_gradient == "forward" and i > 0:
             dx = tf.nn.conv2d(dz, tf.convert_to_tensor(self.flipped_kernels[i]), 1, "SAME")
@@ -257,41 +274,52 @@ class StyleGraph(tf.Module):
         return {"ok": tf.constant(1, tf.int32)}
 
     def _set_forward_gradient(self, depth):
-        """Stores flip_kernel of the first depth layers' kernels (winograd.F4.transform_kernel
-        in the Winograd layers) for the loss_forward_<L> signatures (L at most the
-        depth-th layer); deeper layers, and the first (see CONV_GRADIENTS), keep an empty
-        kernel."""
+        """Stores flip_kernel of the first depth layers' kernels for the loss_forward_<L>
+        signatures (L at most the depth-th layer); deeper layers and the first (see
+        CONV_GRADIENTS) keep an empty kernel, the Winograd layers none at all."""
         for i, (kernel, flipped) in enumerate(zip(self.kernels, self.flipped_kernels)):
-            keep = tf.where(i < depth, tf.shape(kernel)[2], 0) if i else 0
             if i in self._winograd:
-                flipped.assign(winograd.F4.transform_kernel(kernel[:, :, :keep]))
-            else:
-                flipped.assign(flip_kernel(kernel)[:, :, :, :keep])
+                continue
+            keep = tf.where(i < depth, tf.shape(kernel)[2], 0) if i else 0
+            flipped.assign(flip_kernel(kernel)[:, :, :, :keep])
         return {"ok": tf.constant(1, tf.int32)}
 
     def _terms(self, act, cw, sw, target, gram):
         """A layer's raw content and style sums (0 where the coefficient is 0; target and
-        gram are its content target and target Gram) and the gradient of its weighted
-        terms as h*w rows of its channels.
+        gram are its content target and target Gram) and D = F^T F - gram, which the
+        style term's gradient takes (_terms_gradient).
 
-        Each gradient is written out: d/da sum((a - t)^2) = 2 (a - t), and d/dF
-        sum((F^T F - A)^2) = 4 F D with D = F^T F - A (symmetric, as A is a Gram): one
-        matmul where autodiff takes two. Without conditionals, a term whose coefficient
-        is 0 costs next to nothing: it is taken over the first of the layer's h*w rows
-        (all of them otherwise; a full-range slice passes its tensor through), so its
-        gradient is one zero row that _backward broadcasts.
+        Without conditionals, a term whose coefficient is 0 costs next to nothing: it is
+        taken over the first of the layer's h*w rows (all of them otherwise; a
+        full-range slice passes its tensor through).
         """
-        n = tf.shape(act)[-1]
-        a = tf.reshape(act, [-1, n])
-        rows = tf.shape(a)[0]
-        rc = tf.where(cw != 0, rows, 1)
+        a, rc, rs = self._rows(act, cw, sw)
         diff = a[:rc] - tf.reshape(target, [-1, tf.shape(target)[-1]])[:rc]
         craw = tf.where(cw != 0, tf.reduce_sum(tf.square(diff)), 0.0)
-        rs = tf.where(sw != 0, rows, 1)
         f = a[:rs]
         d = tf.matmul(f, f, transpose_a=True) - gram
         sraw = tf.where(sw != 0, tf.reduce_sum(tf.square(d)), 0.0)
-        return craw, sraw, (2.0 * cw) * diff + tf.matmul(f, (4.0 * sw) * d)
+        return craw, sraw, d
+
+    @staticmethod
+    def _rows(act, cw, sw):
+        """act as h*w rows of its channels, and how many rows each term takes: all of
+        them, or 1 where its coefficient is 0."""
+        a = tf.reshape(act, [-1, tf.shape(act)[-1]])
+        rows = tf.shape(a)[0]
+        return a, tf.where(cw != 0, rows, 1), tf.where(sw != 0, rows, 1)
+
+    def _terms_gradient(self, act, cw, sw, target, d):
+        """The gradient of a layer's weighted terms as h*w rows of its channels (one zero
+        row, broadcast by _backward, where both coefficients are 0).
+
+        Each is written out: d/da sum((a - t)^2) = 2 (a - t), and d/dF sum((F^T F - A)^2)
+        = 4 F D with D = F^T F - A (symmetric, as A is a Gram): one matmul where autodiff
+        takes two.
+        """
+        a, rc, rs = self._rows(act, cw, sw)
+        diff = a[:rc] - tf.reshape(target, [-1, tf.shape(target)[-1]])[:rc]
+        return (2.0 * cw) * diff + tf.matmul(a[:rs], (4.0 * sw) * d)
 
     def _tv(self, image):
         """The weighted total-variation loss; with every TV coefficient 0 it is taken over
@@ -311,13 +339,13 @@ class StyleGraph(tf.Module):
         n = len(self.layers)
         acts = self._activations(image, depth, conv_gradient)
         cws, sws = tf.convert_to_tensor(self.content_weights), tf.convert_to_tensor(self.style_weights)
-        craw, sraw, grads = [], [], []
+        targets = [tf.convert_to_tensor(t) for t in self.content_targets[:depth]]
+        craw, sraw, diffs = [], [], []
         for i, act in enumerate(acts):
-            c, s, g = self._terms_fn(act, cws[i], sws[i], tf.convert_to_tensor(self.content_targets[i]),
-                                        tf.convert_to_tensor(self.gram_targets[i]))
+            c, s, d = self._terms_fn(act, cws[i], sws[i], targets[i], tf.convert_to_tensor(self.gram_targets[i]))
             craw.append(c)
             sraw.append(s)
-            grads.append(g)
+            diffs.append(d)
         with tf.GradientTape() as tape:
             tape.watch(image)
             tv = self._tv_fn(image)
@@ -329,7 +357,7 @@ class StyleGraph(tf.Module):
         dy = tf.zeros_like(acts[-1])
         inputs = [image] + acts[:-1]
         for i in reversed(range(depth)):
-            dy = self._backward_fns[conv_gradient][i](dy, grads[i], acts[i], inputs[i])
+            dy = self._backward_fns[conv_gradient][i](dy, acts[i], inputs[i], cws[i], sws[i], targets[i], diffs[i])
         grad = dy + tape.gradient(tv, image)
         pad = [[0, n - depth]]
         return {
