@@ -2,9 +2,16 @@ package graphs
 
 import (
 	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	fnpb "github.com/galeone/tensorflow/tensorflow/go/core/framework/function_go_proto"
+	nodepb "github.com/galeone/tensorflow/tensorflow/go/core/framework/node_def_go_proto"
+	corepb "github.com/galeone/tensorflow/tensorflow/go/core/protobuf/for_core_protos_go_proto"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/styletransfer/gostyle/runner/testenv"
 )
@@ -106,5 +113,73 @@ func TestKeptSignaturesIgnoreUnknownLayers(t *testing.T) {
 	}
 	if keep["loss_conv1_2"] || keep["features_conv2_1"] || len(keep) != 7 {
 		t.Errorf("kept %v", keep)
+	}
+}
+
+// The pruned graph's restore reads one element of each weight no kept
+// signature uses, and assigns it nowhere: loading holds the run's layers'
+// weights only.
+func TestPruneRestoresTheKeptSignaturesWeightsOnly(t *testing.T) {
+	dir := testenv.TinyModel(t)
+	data, err := os.ReadFile(filepath.Join(dir, "saved_model.pb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var saved corepb.SavedModel
+	if err := proto.Unmarshal(data, &saved); err != nil {
+		t.Fatal(err)
+	}
+	mg := saved.GetMetaGraphs()[0]
+	js, err := metadataJSON(dir, &saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := parseMetadata([]byte(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prune(mg, keptSignatures(md, mg.GetSignatureDef(), [][]string{{"conv1_1", "conv2_1"}}, "forward"))
+	var restore *fnpb.FunctionDef
+	for _, f := range mg.GetGraphDef().GetLibrary().GetFunction() {
+		if strings.Contains(f.GetSignature().GetName(), "traced_restore") {
+			restore = f
+		}
+	}
+	body := map[string]*nodepb.NodeDef{}
+	for _, n := range restore.GetNodeDef() {
+		body[n.GetName()] = n
+	}
+	names := body["RestoreV2/tensor_names"].GetAttr()["value"].GetTensor().GetStringVal()
+	specs := body["RestoreV2/shape_and_slices"].GetAttr()["value"].GetTensor().GetStringVal()
+	assigned := map[int]bool{}
+	for _, n := range restore.GetNodeDef() {
+		if n.GetOp() == "AssignVariableOp" {
+			k := strings.TrimPrefix(body[strings.Split(n.GetInput()[1], ":")[0]].GetInput()[0], "RestoreV2:tensors:")
+			i, _ := strconv.Atoi(k)
+			assigned[i] = true
+		}
+	}
+	// Up to conv2_1 (layer 2) for the features and loss; set_forward_gradient
+	// flips the kernels up to conv3_1 (layer 4), the last before the Winograd
+	// layers.
+	for i, name := range names {
+		kind, rest, _ := strings.Cut(string(name), "/")
+		if kind != "kernels" && kind != "biases" {
+			if len(specs[i]) != 0 || !assigned[i] && kind != "_CHECKPOINTABLE_OBJECT_GRAPH" {
+				t.Errorf("%s: spec %q, assigned %v", name, specs[i], assigned[i])
+			}
+			continue
+		}
+		layer, _ := strconv.Atoi(strings.Split(rest, "/")[0])
+		lastUsed := 2
+		if kind == "kernels" {
+			lastUsed = 4
+		}
+		if skipped := len(specs[i]) != 0; skipped != (layer > lastUsed) || assigned[i] == skipped {
+			t.Errorf("%s: spec %q, assigned %v; want the whole tensor up to layer %d only", name, specs[i], assigned[i], lastUsed)
+		}
+		if len(specs[i]) != 0 && !strings.HasSuffix(string(specs[i]), " 0,1:0,1:0,1:0,1") && !strings.HasSuffix(string(specs[i]), " 0,1") {
+			t.Errorf("%s: spec %q, want one element", name, specs[i])
+		}
 	}
 }
