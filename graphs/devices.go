@@ -33,8 +33,8 @@ type Options struct {
 	// ConvGradient is how the loss computes each convolution's input
 	// gradient: "backprop" (TensorFlow's Conv2DBackpropInput), "forward" (a
 	// forward convolution with the flipped kernel, and Winograd's F(4x4, 3x3)
-	// from conv3_2 on: the same values to a few 1e-6, faster on CPUs, about
-	// 200 MB more memory) or "auto"/"" (see chooseConvGradient; backprop with
+	// from conv3_2 on: the same values to a few 1e-6, faster on CPUs, 60-90 MB
+	// more memory) or "auto"/"" (see chooseConvGradient; backprop with
 	// models exported before the forward signatures existed).
 	ConvGradient string
 	// Trust loads a model whose graphs hold ops export/ does not emit (ops

@@ -158,7 +158,7 @@ var keys = []key{
 	{"precision", func(c *Config) any { return &c.Precision }, "float32", oneOf(func(c *Config) string { return c.Precision }, Precisions),
 		"number format of the graph's convolutions and matrix products: float32; bfloat16 (oneDNN on CPUs with AMX or AVX512-BF16); float16 (mixed precision on a GPU: an error on the CPU). Variables, losses and the gradient stay float32", 0},
 	{"conv_gradient", func(c *Config) any { return &c.ConvGradient }, "auto", oneOf(func(c *Config) string { return c.ConvGradient }, ConvGradients),
-		"how the loss takes each convolution's input gradient: backprop (TensorFlow's Conv2DBackpropInput; the leaner in memory), forward (a forward convolution with the flipped kernel, and VGG's 256- and 512-channel layers (conv3_2 on) both ways by Winograd's F(4x4,3x3): same values to a few 1e-6, faster on CPUs, about 150 MB more memory) or auto (forward on a CPU in float32, backprop on a GPU or in bfloat16)", notInID},
+		"how the loss takes each convolution's input gradient: backprop (TensorFlow's Conv2DBackpropInput; the leaner in memory), forward (a forward convolution with the flipped kernel, and VGG's 256- and 512-channel layers (conv3_2 on) both ways by Winograd's F(4x4,3x3): same values to a few 1e-6, faster on CPUs, 60-90 MB more memory) or auto (forward on a CPU in float32, backprop on a GPU or in bfloat16)", notInID},
 	{"max_pixels", func(c *Config) any { return &c.MaxPixels }, 100_000_000, atLeast(func(c *Config) int { return c.MaxPixels }, 1, "at least 1"),
 		"pictures over this many pixels (width x height, read from the file's header) are refused before decoding", notInID},
 	{"divergence_factor", func(c *Config) any { return &c.DivergenceFactor }, 1e3, func(c *Config) string {
