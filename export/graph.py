@@ -150,6 +150,10 @@ class StyleGraph(tf.Module):
         self._terms_fn = tf.function(self._terms, input_signature=[
             act_spec, tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.float32),
             tf.TensorSpec(None, tf.float32), tf.TensorSpec([None, None], tf.float32)])
+        # One function for every layer's backward step to call (the SavedModel holds it once).
+        self._add_terms_gradient_fn = tf.function(self._add_terms_gradient, input_signature=[
+            act_spec, act_spec, tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.float32),
+            tf.TensorSpec(None, tf.float32), tf.TensorSpec([None, None], tf.float32)])
         # dy, y, x, then the layer's coefficients, content target and Gram difference D.
         backward_spec = [act_spec, act_spec, act_spec, tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.float32),
                          tf.TensorSpec(None, tf.float32), tf.TensorSpec([None, None], tf.float32)]
@@ -211,16 +215,10 @@ class StyleGraph(tf.Module):
     def _backward(self, dy, y, x, cw, sw, target, d, i, conv_gradient):
         """Layer i's backward step, written out: the gradient at its input x, given dy, the
         gradient at its output y from the layers above, plus the gradient of the layer's
-        own terms (_terms_gradient of its coefficients cw and sw, content target and Gram
-        difference d). The convolution's input gradient takes the given form (see
+        own terms (_add_terms_gradient of its coefficients cw and sw, content target and
+        Gram difference d). The convolution's input gradient takes the given form (see
         CONV_GRADIENTS)."""
-        c = tf.shape(y)[-1]
-        # The terms' gradient is as large as the layer: made here, once dy has arrived,
-        # not when its inputs were ready in the forward pass, where each style layer's
-        # was held to the end of the step (128 MB of the peak at 512x512).
-        with tf.control_dependencies([dy]):
-            g = self._terms_gradient(y, cw, sw, target, d)
-        dy = tf.reshape(tf.reshape(dy, [-1, c]) + g, tf.shape(y))
+        dy = self._add_terms_gradient_fn(dy, y, cw, sw, target, d)
         dz = tf.raw_ops.ReluGrad(gradients=dy, features=y)
         kernel = tf.convert_to_tensor(self.kernels[i])
         if conv_gradient == "forward" and i in self._winograd:
@@ -287,7 +285,7 @@ class StyleGraph(tf.Module):
     def _terms(self, act, cw, sw, target, gram):
         """A layer's raw content and style sums (0 where the coefficient is 0; target and
         gram are its content target and target Gram) and D = F^T F - gram, which the
-        style term's gradient takes (_terms_gradient).
+        style term's gradient takes (_add_terms_gradient).
 
         Without conditionals, a term whose coefficient is 0 costs next to nothing: it is
         taken over the first of the layer's h*w rows (all of them otherwise; a
@@ -309,17 +307,24 @@ class StyleGraph(tf.Module):
         rows = tf.shape(a)[0]
         return a, tf.where(cw != 0, rows, 1), tf.where(sw != 0, rows, 1)
 
-    def _terms_gradient(self, act, cw, sw, target, d):
-        """The gradient of a layer's weighted terms as h*w rows of its channels (one zero
-        row, broadcast by _backward, where both coefficients are 0).
+    def _add_terms_gradient(self, dy, act, cw, sw, target, d):
+        """dy, the gradient at a layer's output act from the layers above, plus the
+        gradient of the layer's own weighted terms (cw, sw: its coefficients; target: its
+        content target; d: D from _terms). Where both coefficients are 0 the latter is one
+        zero row, broadcast onto dy in dy's own buffer.
 
         Each is written out: d/da sum((a - t)^2) = 2 (a - t), and d/dF sum((F^T F - A)^2)
         = 4 F D with D = F^T F - A (symmetric, as A is a Gram): one matmul where autodiff
-        takes two.
+        takes two. The terms' gradient is as large as the layer, so it is made once dy
+        has arrived, not when its inputs were ready in the forward pass: there each style
+        layer's was held to the end of the step (128 MB of the live peak at 512x512).
         """
-        a, rc, rs = self._rows(act, cw, sw)
-        diff = a[:rc] - tf.reshape(target, [-1, tf.shape(target)[-1]])[:rc]
-        return (2.0 * cw) * diff + tf.matmul(a[:rs], (4.0 * sw) * d)
+        c = tf.shape(act)[-1]
+        with tf.control_dependencies([dy]):
+            a, rc, rs = self._rows(act, cw, sw)
+            diff = a[:rc] - tf.reshape(target, [-1, tf.shape(target)[-1]])[:rc]
+            g = (2.0 * cw) * diff + tf.matmul(a[:rs], (4.0 * sw) * d)
+        return tf.reshape(tf.reshape(dy, [-1, c]) + g, tf.shape(act))
 
     def _tv(self, image):
         """The weighted total-variation loss; with every TV coefficient 0 it is taken over
