@@ -2,7 +2,6 @@ package graphs
 
 import (
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -10,8 +9,6 @@ import (
 
 	fnpb "github.com/galeone/tensorflow/tensorflow/go/core/framework/function_go_proto"
 	nodepb "github.com/galeone/tensorflow/tensorflow/go/core/framework/node_def_go_proto"
-	corepb "github.com/galeone/tensorflow/tensorflow/go/core/protobuf/for_core_protos_go_proto"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/styletransfer/gostyle/runner/testenv"
 )
@@ -121,16 +118,9 @@ func TestKeptSignaturesIgnoreUnknownLayers(t *testing.T) {
 // weights only.
 func TestPruneRestoresTheKeptSignaturesWeightsOnly(t *testing.T) {
 	dir := testenv.TinyModel(t)
-	data, err := os.ReadFile(filepath.Join(dir, "saved_model.pb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var saved corepb.SavedModel
-	if err := proto.Unmarshal(data, &saved); err != nil {
-		t.Fatal(err)
-	}
+	saved := readSaved(t, dir)
 	mg := saved.GetMetaGraphs()[0]
-	js, err := metadataJSON(dir, &saved)
+	js, err := metadataJSON(dir, saved)
 	if err != nil {
 		t.Fatal(err)
 	}
