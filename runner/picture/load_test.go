@@ -3,6 +3,7 @@ package picture
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
 	"image/gif"
 	"image/jpeg"
@@ -12,8 +13,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/styletransfer/gostyle/runner/regularfile"
 )
 
 // pngChunk builds one PNG chunk by the spec (length, type, data, CRC-32 of
@@ -216,6 +220,32 @@ func TestUpdateFuzzCorpus(t *testing.T) {
 		body := "go test fuzz v1\n[]byte(" + strconv.Quote(string(data)) + ")\n"
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestLoadRefusesPipesAndDevices: a named pipe is refused at once (not
+// waited on for a writer) and a link to a device without reading it.
+func TestLoadRefusesPipesAndDevices(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.png")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	zero := filepath.Join(dir, "zero.jpg")
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{fifo, zero} {
+		done := make(chan error, 1)
+		go func() { _, err := Load(p); done <- err }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, regularfile.ErrNotRegular) || !strings.Contains(err.Error(), p) {
+				t.Errorf("Load(%s): %v, want a refusal naming it", p, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("Load(%s) blocked", p)
 		}
 	}
 }

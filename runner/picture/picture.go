@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/styletransfer/gostyle/runner/regularfile"
 	xdraw "golang.org/x/image/draw"
 )
 
@@ -39,12 +40,16 @@ const exifPrefix = 1 << 20
 
 // Load decodes a JPEG, PNG or GIF file; a JPEG's EXIF orientation is
 // applied, so the picture is upright as viewers show it. Every error is one
-// line naming the file: missing, a folder, empty, not a picture, truncated,
-// corrupt, or over MaxPixels.
+// line naming the file: missing, a folder, not a regular file (a named pipe
+// or a device is refused without reading it), empty, not a picture,
+// truncated, corrupt, or over MaxPixels.
 func Load(path string) (image.Image, error) {
-	f, err := os.Open(path)
+	if info, err := os.Stat(path); err == nil && info.IsDir() {
+		return nil, fmt.Errorf("%s: a folder, not a picture", path)
+	}
+	f, err := regularfile.Open(path) // never a named pipe or a device
 	if err != nil {
-		return nil, err // *PathError: "open PATH: no such file or directory"
+		return nil, err // "open PATH: no such file or directory", "PATH is a named pipe: ..."
 	}
 	defer f.Close()
 	info, err := f.Stat()
@@ -52,8 +57,6 @@ func Load(path string) (image.Image, error) {
 		return nil, err
 	}
 	switch {
-	case info.IsDir():
-		return nil, fmt.Errorf("%s: a folder, not a picture", path)
 	case info.Size() == 0:
 		return nil, fmt.Errorf("%s: empty file, not a picture", path)
 	}

@@ -2,11 +2,15 @@ package rundir
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/styletransfer/gostyle/runner/regularfile"
 )
 
 // CSV is a log appended by whole rows: each row is built in a reused buffer
@@ -25,7 +29,8 @@ type CSV struct {
 }
 
 // AppendCSV opens name for appending rows under header (comma-separated
-// column names, the first being the iteration). An existing file must have
+// column names, the first being the iteration). An existing file must be a
+// regular file (not a symbolic link) of at most MaxCSVBytes and have
 // the same header; a torn last row (no newline, wrong column count, or a
 // NUL-filled block after a power loss) is cut off, with a note.
 func (f *Folder) AppendCSV(name, header string) (*CSV, error) {
@@ -36,15 +41,18 @@ func (f *Folder) AppendCSV(name, header string) (*CSV, error) {
 		return nil, fmt.Errorf("%s: header %q: want comma-separated column names", name, header)
 	}
 	path := filepath.Join(f.path, name)
-	file, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	file, err := regularfile.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	if errors.Is(err, regularfile.ErrNotRegular) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, writeError(path, err)
 	}
 	c := &CSV{path: path, f: file, fields: strings.Count(header, ",") + 1, buf: make([]byte, 0, 256)}
-	data, err := os.ReadFile(path)
+	data, err := readAll(file, path, MaxCSVBytes)
 	if err != nil {
 		file.Close()
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, err
 	}
 	keep, dropped, err := c.wholeRows(data, header)
 	if err != nil {
@@ -70,6 +78,22 @@ func (f *Folder) AppendCSV(name, header string) (*CSV, error) {
 		c.size = int64(len(header) + 1)
 	}
 	return c, nil
+}
+
+// readAll reads the open file f, refusing one over limit bytes.
+func readAll(f *os.File, path string, limit int64) ([]byte, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if fi.Size() > limit {
+		return nil, fmt.Errorf("%s: %s is %w of %s for this file", path, regularfile.Size(fi.Size()), regularfile.ErrTooLarge, regularfile.Size(limit))
+	}
+	data := make([]byte, fi.Size())
+	if _, err := io.ReadFull(io.NewSectionReader(f, 0, fi.Size()), data); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return data, nil
 }
 
 // wholeRows returns the length of data's header and whole, well-formed rows

@@ -37,6 +37,13 @@ type Options struct {
 	// another config, or a folder of other files. The old content stays
 	// intact until the new run finishes.
 	Overwrite bool
+	// StatePixels is the largest picture (width x height) this run's
+	// checkpoints hold: LoadState refuses a state file over
+	// MaxStateBytes(StatePixels). 0: 16384 x 16384, the largest a config allows.
+	StatePixels int
+	// Note, if set, hears each note as it is made (see Folder.Notes):
+	// notes made by later calls (LoadState, AppendCSV) are not lost.
+	Note func(string)
 }
 
 // ErrDone is matched by Open's error when the folder holds a finished run
@@ -58,6 +65,7 @@ type Folder struct {
 	dir       string // the run folder's name, as given to Open
 	path      string // where files are written: dir, or dir+".new" while replacing
 	configID  string
+	opts      Options
 	locks     []*os.File
 	status    Status
 	previous  Status
@@ -91,7 +99,10 @@ func Open(dir string, opts Options) (*Folder, error) {
 		}
 		return nil, fmt.Errorf("create run folder: %w", err) // names the path
 	}
-	f := &Folder{dir: dir, path: dir, configID: opts.ConfigID}
+	if opts.StatePixels <= 0 {
+		opts.StatePixels = 16384 * 16384
+	}
+	f := &Folder{dir: dir, path: dir, configID: opts.ConfigID, opts: opts}
 	now := time.Now()
 	if err := f.lock(dir, now); err != nil {
 		return nil, err
@@ -281,7 +292,11 @@ func (f *Folder) Status() Status { return f.status }
 func (f *Folder) Notes() []string { return f.notes }
 
 func (f *Folder) notef(format string, args ...any) {
-	f.notes = append(f.notes, fmt.Sprintf(format, args...))
+	n := fmt.Sprintf(format, args...)
+	f.notes = append(f.notes, n)
+	if f.opts.Note != nil {
+		f.opts.Note(n)
+	}
 }
 
 // WriteFile replaces name in the run folder atomically: a crash at any
@@ -341,6 +356,9 @@ func (f *Folder) setState(state RunState, it int, msg string) error {
 	}
 	if f.status.State == Done {
 		return fmt.Errorf("run folder %s: already finished", f.dir)
+	}
+	if len(msg) > maxErrorText {
+		msg = strings.ToValidUTF8(msg[:maxErrorText], "") + "..."
 	}
 	st := f.status
 	st.State, st.Iteration, st.Error, st.Updated = state, it, msg, time.Now().UTC()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/styletransfer/gostyle/runner/regularfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -68,7 +69,7 @@ const (
 func lock(dir string, self Holder) (*os.File, Holder, error) {
 	path := dir + "/" + lockName
 	for attempt := 0; ; attempt++ {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		f, err := regularfile.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 		if err != nil {
 			return nil, Holder{}, fmt.Errorf("lock run folder %s: %w", dir, err)
 		}
@@ -157,7 +158,7 @@ func writeHolder(f *os.File, h Holder) error {
 // lockFree reports whether nobody holds dir's lock, without taking it for
 // longer than the probe (a shared lock, dropped at once).
 func lockFree(dir string) bool {
-	f, err := os.Open(dir + "/" + lockName)
+	f, err := regularfile.Open(dir + "/" + lockName)
 	if err != nil {
 		return true
 	}

@@ -113,7 +113,7 @@ func TestKillAndResumeIsExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	refLog := read(t, filepath.Join(ref, "metrics.csv"))
-	refState, _ := readState(filepath.Join(ref, stateName), "toy-1")
+	refState, _ := readState(filepath.Join(ref, stateName), "toy-1", 1<<30)
 	refPic := read(t, filepath.Join(ref, "styled_0035.bin"))
 	for _, killAt := range []int{0, 3, 4, 5, 22, 39, 40} {
 		dir := filepath.Join(t.TempDir(), "run")
@@ -137,7 +137,7 @@ func TestKillAndResumeIsExact(t *testing.T) {
 		if got := read(t, filepath.Join(dir, "metrics.csv")); got != refLog {
 			t.Errorf("kill at %d: metrics.csv differs:\n%s\nwant\n%s", killAt, got, refLog)
 		}
-		got, err := readState(filepath.Join(dir, stateName), "toy-1")
+		got, err := readState(filepath.Join(dir, stateName), "toy-1", 1<<30)
 		if err != nil {
 			t.Fatal(err)
 		}

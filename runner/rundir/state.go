@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/styletransfer/gostyle/runner/regularfile"
 )
 
 // State is what a checkpoint holds for an exact resume: the image the
@@ -80,17 +82,19 @@ func (f *Folder) SaveState(s State) error {
 	return f.setState(Running, s.Iteration, "")
 }
 
-// LoadState reads the last checkpoint. A damaged state.bin (torn, flipped
+// LoadState reads the last checkpoint, a regular file of at most
+// MaxStateBytes(Options.StatePixels). A damaged state.bin (torn, flipped
 // bits, wrong version) is set aside as state.damaged.bin and the previous
 // checkpoint is used, with a note.
 func (f *Folder) LoadState() (State, error) {
 	path := filepath.Join(f.path, stateName)
-	s, err := readState(path, f.configID)
+	limit := MaxStateBytes(f.opts.StatePixels)
+	s, err := readState(path, f.configID, limit)
 	if err == nil {
 		return s, nil
 	}
 	prev := filepath.Join(f.path, statePrev)
-	ps, perr := readState(prev, f.configID)
+	ps, perr := readState(prev, f.configID, limit)
 	switch {
 	case perr == nil:
 		if !errors.Is(err, os.ErrNotExist) {
@@ -110,8 +114,8 @@ func (f *Folder) LoadState() (State, error) {
 	}
 }
 
-func readState(path, configID string) (State, error) {
-	data, err := os.ReadFile(path)
+func readState(path, configID string, limit int64) (State, error) {
+	data, err := regularfile.Read(path, limit)
 	if err != nil {
 		return State{}, err
 	}

@@ -93,7 +93,7 @@ func TestStateRoundTripsBitExactly(t *testing.T) {
 	if st, _ := ReadStatus(f.Path()); st.Iteration != 50 || st.State != Running {
 		t.Errorf("status after SaveState: %+v", st)
 	}
-	prev, err := readState(filepath.Join(f.Path(), statePrev), "cfg-a")
+	prev, err := readState(filepath.Join(f.Path(), statePrev), "cfg-a", 1<<30)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestDamagedStateFallsBackToThePreviousCheckpoint(t *testing.T) {
 			}
 			// The damaged file is set aside: the next save keeps the good one as previous.
 			f.SaveState(sampleState(75, 3))
-			if prev, err := readState(filepath.Join(f.Path(), statePrev), "cfg-a"); err != nil || prev.Iteration != 25 {
+			if prev, err := readState(filepath.Join(f.Path(), statePrev), "cfg-a", 1<<30); err != nil || prev.Iteration != 25 {
 				t.Errorf("previous after the next save: %v %v", prev.Iteration, err)
 			}
 			if _, err := os.Stat(filepath.Join(f.Path(), stateDamaged)); err != nil {
@@ -201,7 +201,7 @@ func TestDamagedStateFallsBackToThePreviousCheckpoint(t *testing.T) {
 	t.Run("other config", func(t *testing.T) {
 		f := mustOpen(t, filepath.Join(t.TempDir(), "run"), Options{ConfigID: "cfg-a"})
 		f.SaveState(s1)
-		if _, err := readState(filepath.Join(f.Path(), stateName), "cfg-b"); err == nil || !strings.Contains(err.Error(), "cfg-a") {
+		if _, err := readState(filepath.Join(f.Path(), stateName), "cfg-b", 1<<30); err == nil || !strings.Contains(err.Error(), "cfg-a") {
 			t.Errorf("err = %v", err)
 		}
 	})

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/styletransfer/gostyle/runner/regularfile"
 )
 
 // RunState is where a run stands; status.json records it for every reader.
@@ -20,9 +22,9 @@ const (
 	Done        RunState = "done"        // finished: every output is final
 )
 
-// statusName is the status marker. Only a folder whose marker says done
-// holds a finished run; summaries, sweeps and viewers must check it.
-const statusName = "status.json"
+// StatusName (files.go) is the status marker. Only a folder whose marker
+// says done holds a finished run; summaries, sweeps and viewers must check it.
+const statusName = StatusName
 
 // Status is the content of status.json.
 type Status struct {
@@ -46,7 +48,8 @@ type Status struct {
 // marker (not a run folder, or one written before markers existed).
 var ErrNoStatus = errors.New("no status marker")
 
-// ReadStatus reads dir's status marker and checks, for a running run,
+// ReadStatus reads dir's status marker (a regular file of at most
+// MaxStatusBytes) and checks, for a running run,
 // whether its runner is still alive.
 func ReadStatus(dir string) (Status, error) {
 	st, err := readStatus(dir)
@@ -59,7 +62,7 @@ func ReadStatus(dir string) (Status, error) {
 // readStatus reads the marker without probing the lock (Open holds it).
 func readStatus(dir string) (Status, error) {
 	var st Status
-	data, err := os.ReadFile(filepath.Join(dir, statusName))
+	data, err := regularfile.Read(filepath.Join(dir, statusName), MaxStatusBytes)
 	if errors.Is(err, os.ErrNotExist) {
 		return st, fmt.Errorf("%s: %w (%s missing)", dir, ErrNoStatus, statusName)
 	}
