@@ -6,11 +6,11 @@ import (
 	"image"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 
 	"github.com/styletransfer/gostyle/runner/config"
 	"github.com/styletransfer/gostyle/runner/picture"
+	"github.com/styletransfer/gostyle/runner/regularfile"
 	"github.com/styletransfer/gostyle/runner/report"
 	"github.com/styletransfer/gostyle/runner/rundir"
 )
@@ -30,12 +30,11 @@ func openFolder(ex *experiment, log *slog.Logger) (*folder, error) {
 	if err != nil {
 		return nil, err
 	}
-	rf, err := rundir.Open(ex.dir, rundir.Options{ConfigID: id, Overwrite: ex.cfg.Overwrite})
+	last := ex.scales[len(ex.scales)-1]
+	rf, err := rundir.Open(ex.dir, rundir.Options{ConfigID: id, Overwrite: ex.cfg.Overwrite,
+		StatePixels: last.width * last.height, Note: func(n string) { log.Warn(n) }})
 	if err != nil {
 		return nil, err
-	}
-	for _, n := range rf.Notes() {
-		log.Warn(n)
 	}
 	f := &folder{Folder: rf, mean: ex.mean,
 		caption: map[string]string{"Software": "gostyle runner", "Comment": ex.model.Meta.Describe()}}
@@ -72,33 +71,33 @@ func (f *folder) writeRecord(ex *experiment, resolved map[string]any) error {
 	last := ex.scales[len(ex.scales)-1]
 	header := fmt.Sprintf("# resolved config of this run (rerun it, or resume it with runner -resume %s)\n# model: %s\n# device: %s\n# picture: %dx%d\n",
 		ex.dir, ex.model.Meta.Describe(), ex.model.Device, last.width, last.height)
-	if err := f.WriteFile("config.yaml", append([]byte(header), y...)); err != nil {
-		return fmt.Errorf("write config.yaml: %w", err)
+	if err := f.WriteFile(rundir.ConfigName, append([]byte(header), y...)); err != nil {
+		return fmt.Errorf("write %s: %w", rundir.ConfigName, err)
 	}
 	js, err := json.MarshalIndent(ex.model.Meta, "", "  ")
 	if err != nil {
 		return err
 	}
-	return f.WriteFile("model.json", append(js, '\n'))
+	return f.WriteFile(rundir.ModelName, append(js, '\n'))
 }
 
 // writeReport draws loss.png (the losses against iteration, log scale) and
 // compare.png (content | style | result), from the files the run wrote.
 func (f *folder) writeReport() error {
-	metrics, err := os.Open(filepath.Join(f.Path(), "metrics.csv"))
+	metrics, err := regularfile.Open(filepath.Join(f.Path(), rundir.MetricsName))
 	if err != nil {
-		return fmt.Errorf("loss.png: %w", err)
+		return fmt.Errorf("%s: %w", rundir.LossName, err)
 	}
 	defer metrics.Close()
-	if err := f.WriteWith("loss.png", func(w io.Writer) error { return report.LossPlot(metrics, w) }); err != nil {
-		return fmt.Errorf("loss.png: %w", err)
+	if err := f.WriteWith(rundir.LossName, func(w io.Writer) error { return report.LossPlot(metrics, w) }); err != nil {
+		return fmt.Errorf("%s: %w", rundir.LossName, err)
 	}
 	panels, err := report.RunPanels(f.Path())
 	if err != nil {
-		return fmt.Errorf("compare.png: %w", err)
+		return fmt.Errorf("%s: %w", rundir.CompareName, err)
 	}
-	if err := f.WriteWith("compare.png", func(w io.Writer) error { return report.Compare(panels, w) }); err != nil {
-		return fmt.Errorf("compare.png: %w", err)
+	if err := f.WriteWith(rundir.CompareName, func(w io.Writer) error { return report.Compare(panels, w) }); err != nil {
+		return fmt.Errorf("%s: %w", rundir.CompareName, err)
 	}
 	return nil
 }

@@ -108,7 +108,7 @@ func (r *run) scale(ctx context.Context, i int) error {
 	}
 	r.x, r.content = &picture.Tensor{Width: sz.width, Height: sz.height, Data: x}, content
 	if i == 0 && r.resumed == nil {
-		if err := r.f.save("initial.png", r.x); err != nil {
+		if err := r.f.save(rundir.InitialName, r.x); err != nil {
 			return err
 		}
 	}
@@ -204,7 +204,7 @@ func (r *run) optimise(ctx context.Context, eval *graphs.Evaluator, t *scaleTarg
 			opt.Settle(x) // L-BFGS: back to the accepted point, evaluated in the last row
 		}
 		if every := r.ex.cfg.CheckpointEvery; every > 0 && r.it%every == 0 {
-			if err := r.save(fmt.Sprintf("styled_%04d.png", r.it), opt.Current(x)); err != nil {
+			if err := r.save(rundir.CheckpointName(r.it), opt.Current(x)); err != nil {
 				return err
 			}
 			if err := r.checkpoint(opt.Current(x), opt, scale, r.evals); err != nil {
@@ -317,15 +317,11 @@ func (r *run) save(name string, data []float32) error {
 
 // saveInputs writes the content and style pictures as the network saw them.
 func (r *run) saveInputs(content *picture.Tensor, styles []*picture.Tensor) error {
-	if err := r.f.save("content.png", content); err != nil {
+	if err := r.f.save(rundir.ContentName, content); err != nil {
 		return err
 	}
 	for i, st := range styles {
-		name := "style.png"
-		if len(styles) > 1 {
-			name = fmt.Sprintf("style_%d.png", i+1)
-		}
-		if err := r.f.save(name, st); err != nil {
+		if err := r.f.save(rundir.StyleName(i, len(styles)), st); err != nil {
 			return err
 		}
 	}
@@ -334,7 +330,7 @@ func (r *run) saveInputs(content *picture.Tensor, styles []*picture.Tensor) erro
 
 // finish writes the final picture and completes the run folder.
 func (r *run) finish() (*Result, error) {
-	if err := r.save("final.png", r.x.Data); err != nil {
+	if err := r.save(rundir.FinalName, r.x.Data); err != nil {
 		return nil, err
 	}
 	if err := r.rec.close(); err != nil {
@@ -352,6 +348,6 @@ func (r *run) finish() (*Result, error) {
 		return nil, err
 	}
 	r.res.Last = cloneLosses(r.losses)
-	r.res.Final = filepath.Join(r.f.Dir(), "final.png")
+	r.res.Final = filepath.Join(r.f.Dir(), rundir.FinalName)
 	return &r.res, nil
 }

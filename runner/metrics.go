@@ -23,8 +23,6 @@ type layerTerm struct {
 	style bool
 }
 
-const metricsHeader = "iteration,total,content,style,tv,seconds,evaluations,tf_seconds"
-
 func newRecorder(f *folder, p layerPlan, layerNames []string) (*recorder, error) {
 	r := &recorder{}
 	header := "iteration"
@@ -44,10 +42,10 @@ func newRecorder(f *folder, p layerPlan, layerNames []string) (*recorder, error)
 	}
 	r.coef = make([]float32, len(r.columns))
 	var err error
-	if r.metrics, err = f.AppendCSV("metrics.csv", metricsHeader); err != nil {
+	if r.metrics, err = f.AppendCSV(rundir.MetricsName, rundir.MetricsHeader()); err != nil {
 		return nil, err
 	}
-	if r.layers, err = f.AppendCSV("layers.csv", header); err != nil {
+	if r.layers, err = f.AppendCSV(rundir.LayersName, header); err != nil {
 		r.metrics.Close()
 		return nil, err
 	}
@@ -65,7 +63,8 @@ func (r *recorder) useTargets(t *scaleTargets) {
 	}
 }
 
-// record writes one evaluation's rows; it allocates nothing.
+// record writes one evaluation's rows (metrics.csv in rundir.MetricsColumns'
+// order); it allocates nothing.
 func (r *recorder) record(it, evals int, l *graphs.Losses, seconds, tfSeconds float64) error {
 	r.metrics.Begin(it)
 	for _, v := range [4]float32{l.Total, l.Content, l.Style, l.TV} {

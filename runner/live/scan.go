@@ -1,7 +1,6 @@
 package live
 
 import (
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -10,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/styletransfer/gostyle/runner/report"
+	"github.com/styletransfer/gostyle/runner/rundir"
 )
 
 // Point is what the page shows of one run folder (a run, or one point of a
@@ -94,16 +93,16 @@ func readPoint(dir string, cache map[string]metricsSummary) (p Point, ok bool) {
 	for _, e := range entries {
 		name := e.Name()
 		switch {
-		case name == "metrics.csv":
+		case name == rundir.MetricsName:
 			hasMetrics = true
-		case name == "status.json":
+		case name == rundir.StatusName:
 			hasStatus = true
-		case name == "final.png":
+		case name == rundir.FinalName:
 			hasFinal = true
-		case name == "initial.png" && bestIt < -1:
+		case name == rundir.InitialName && bestIt < -1:
 			best, bestIt = name, -1
-		case strings.HasPrefix(name, "styled_") && strings.HasSuffix(name, ".png"):
-			if it, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(name, "styled_"), ".png")); err == nil && it > bestIt {
+		default:
+			if it, ok := rundir.CheckpointIteration(name); ok && it > bestIt {
 				best, bestIt = name, it
 			}
 		}
@@ -112,14 +111,14 @@ func readPoint(dir string, cache map[string]metricsSummary) (p Point, ok bool) {
 		return p, false
 	}
 	if hasFinal {
-		best = "final.png"
+		best = rundir.FinalName
 	}
 	p = Point{dir: dir, Iteration: -1, Picture: best}
 	if best != "" {
 		p.PictureV = version(filepath.Join(dir, best))
 	}
 	if hasMetrics {
-		path := filepath.Join(dir, "metrics.csv")
+		path := filepath.Join(dir, rundir.MetricsName)
 		p.MetricsV = version(path)
 		s, ok := cache[path]
 		if !ok || s.version != p.MetricsV {
@@ -128,9 +127,13 @@ func readPoint(dir string, cache map[string]metricsSummary) (p Point, ok bool) {
 		}
 		p.Iteration, p.Loss = s.iteration, s.loss
 	}
+	state := ""
+	if hasStatus {
+		state = readState(dir)
+	}
 	switch {
-	case hasStatus && readState(filepath.Join(dir, "status.json")) != "":
-		p.State = readState(filepath.Join(dir, "status.json"))
+	case state != "":
+		p.State = state
 	case strings.HasSuffix(dir, ".partial") || !hasFinal:
 		p.State = "running"
 	default:
@@ -151,36 +154,27 @@ func version(path string) string {
 
 func summarize(path, v string) metricsSummary {
 	s := metricsSummary{version: v, iteration: -1}
-	f, err := os.Open(path)
+	m, err := rundir.ReadMetrics(filepath.Dir(path))
+	if err != nil || m.Rows() == 0 {
+		return s
+	}
+	it, err := m.Column("iteration")
 	if err != nil {
 		return s
 	}
-	defer f.Close()
-	m, err := report.ReadMetrics(f)
-	if err != nil || len(m.Iteration) == 0 {
-		return s
-	}
-	last := len(m.Iteration) - 1
-	s.iteration = int(m.Iteration[last])
-	for _, ser := range m.Series {
-		if ser.Name == "total" {
-			s.loss = ser.Values[last]
-		}
+	last := len(it) - 1
+	s.iteration = int(it[last])
+	if total, err := m.Column("total"); err == nil {
+		s.loss = total[last]
 	}
 	return s
 }
 
-// readState reads status.json's "state"; "" if it cannot.
-func readState(path string) string {
-	b, err := os.ReadFile(path)
+// readState reads status.json's "state" (rundir.ReadStatus); "" if it cannot.
+func readState(dir string) string {
+	st, err := rundir.ReadStatus(dir)
 	if err != nil {
 		return ""
 	}
-	var st struct {
-		State string `json:"state"`
-	}
-	if json.Unmarshal(b, &st) != nil {
-		return ""
-	}
-	return st.State
+	return string(st.State)
 }

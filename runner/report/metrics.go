@@ -6,14 +6,12 @@
 package report
 
 import (
-	"bytes"
-	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"math"
-	"strconv"
 	"strings"
+
+	"github.com/styletransfer/gostyle/runner/rundir"
 )
 
 // LossColumns are the metrics.csv columns plotted, in legend order.
@@ -32,70 +30,33 @@ type Metrics struct {
 	Series    []Series // in LossColumns order, only the columns the file has
 }
 
-// ReadMetrics reads a metrics.csv by column name: "iteration" is required,
-// the columns of LossColumns are taken where present and any other column is
-// ignored. A last line without its newline is left out rather than refused:
-// a running loop may be half-way through writing it.
+// ReadMetrics reads a metrics.csv (rundir.DecodeMetrics) by column name:
+// "iteration" is required, the columns of LossColumns are taken where
+// present and any other column is ignored. A last line without its newline
+// is left out rather than refused: a running loop may be half-way through
+// writing it.
 func ReadMetrics(r io.Reader) (*Metrics, error) {
-	data, err := io.ReadAll(r)
+	rm, err := rundir.DecodeMetrics(r, "metrics")
 	if err != nil {
-		return nil, fmt.Errorf("metrics: %w", err)
-	}
-	if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
-		data = data[:i+1]
-	} else {
-		data = nil
-	}
-	cr := csv.NewReader(bytes.NewReader(data))
-	cr.ReuseRecord = true
-	header, err := cr.Read()
-	if errors.Is(err, io.EOF) {
-		return nil, errors.New("metrics: no header line")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("metrics: header: %w", err)
-	}
-	index := map[string]int{}
-	for i, h := range header {
-		index[strings.TrimSpace(h)] = i
-	}
-	iterCol, ok := index["iteration"]
-	if !ok {
-		return nil, fmt.Errorf("metrics: no %q column in header %q", "iteration", strings.Join(header, ","))
+		return nil, err
 	}
 	m := &Metrics{}
-	var cols []int
+	if m.Iteration, err = rm.Column("iteration"); err != nil {
+		return nil, err
+	}
 	for _, name := range LossColumns {
-		if i, ok := index[name]; ok {
-			cols = append(cols, i)
-			m.Series = append(m.Series, Series{Name: name})
-		}
-	}
-	if len(cols) == 0 {
-		return nil, fmt.Errorf("metrics: none of the columns %s in header %q", strings.Join(LossColumns, ", "), strings.Join(header, ","))
-	}
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return m, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("metrics: %w", err)
-		}
-		line, _ := cr.FieldPos(0)
-		it, err := strconv.ParseFloat(strings.TrimSpace(rec[iterCol]), 64)
-		if err != nil {
-			return nil, fmt.Errorf("metrics: line %d, column iteration: %w", line, err)
-		}
-		for k, c := range cols {
-			v, err := strconv.ParseFloat(strings.TrimSpace(rec[c]), 64)
+		if rm.Has(name) {
+			v, err := rm.Column(name)
 			if err != nil {
-				return nil, fmt.Errorf("metrics: line %d, column %s: %w", line, m.Series[k].Name, err)
+				return nil, err
 			}
-			m.Series[k].Values = append(m.Series[k].Values, v)
+			m.Series = append(m.Series, Series{Name: name, Values: v})
 		}
-		m.Iteration = append(m.Iteration, it)
 	}
+	if len(m.Series) == 0 {
+		return nil, fmt.Errorf("metrics: none of the columns %s in header %q", strings.Join(LossColumns, ", "), strings.Join(rm.Columns, ","))
+	}
+	return m, nil
 }
 
 // positive reports whether v can go on a log scale.

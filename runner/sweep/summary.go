@@ -14,6 +14,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/styletransfer/gostyle/runner/regularfile"
 	"github.com/styletransfer/gostyle/runner/rundir"
 )
 
@@ -61,12 +62,12 @@ func Summarize(output string, points []Point, status StatusReader) ([]Row, error
 			r.Status = state
 		}
 		if r.Status != Missing {
-			if err := r.readMetrics(filepath.Join(dir, "metrics.csv")); err != nil {
+			if err := r.readMetrics(dir); err != nil {
 				return nil, fmt.Errorf("point %d: %w", p.Index, err)
 			}
-			r.Weights = readWeights(filepath.Join(dir, "model.json"))
-			if _, err := os.Stat(filepath.Join(dir, "final.png")); err == nil {
-				r.Final = filepath.ToSlash(filepath.Join(p.Dir, "final.png"))
+			r.Weights = readWeights(filepath.Join(dir, rundir.ModelName))
+			if _, err := os.Stat(filepath.Join(dir, rundir.FinalName)); err == nil {
+				r.Final = filepath.ToSlash(filepath.Join(p.Dir, rundir.FinalName))
 			}
 		}
 		rows = append(rows, r)
@@ -74,73 +75,31 @@ func Summarize(output string, points []Point, status StatusReader) ([]Row, error
 	return rows, nil
 }
 
-// readMetrics takes the last complete row of metrics.csv, reading columns by
-// name so that added columns do not break it. A missing file is no error (a
-// run that failed before its first iteration has none).
-func (r *Row) readMetrics(path string) error {
-	data, err := os.ReadFile(path)
+// readMetrics takes the last complete row of dir's metrics.csv
+// (rundir.ReadMetrics), reading columns by name so that added columns do not
+// break it. A missing file is no error (a run that failed before its first
+// iteration has none).
+func (r *Row) readMetrics(dir string) error {
+	m, err := rundir.ReadMetrics(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	if err != nil {
+	if err != nil || m.Rows() == 0 {
 		return err
 	}
-	// A running point may have half a line at the end: keep whole lines.
-	if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
-		data = data[:i+1]
-	} else {
-		return nil
-	}
-	recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
-	if err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
-	}
-	if len(recs) < 2 {
-		return nil
-	}
-	col := map[string]int{}
-	for i, h := range recs[0] {
-		col[strings.TrimSpace(h)] = i
-	}
-	for _, need := range []string{"iteration", "total", "content", "style", "tv", "seconds"} {
-		if _, ok := col[need]; !ok {
-			return fmt.Errorf("read %s: no %q column in header %q", path, need, strings.Join(recs[0], ","))
-		}
-	}
-	num := func(rec []string, name string) (float64, error) {
-		i := col[name]
-		if i >= len(rec) {
-			return 0, fmt.Errorf("read %s: row %q has no %s column", path, strings.Join(rec, ","), name)
-		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(rec[i]), 64)
-		if err != nil {
-			return 0, fmt.Errorf("read %s: column %s: %w", path, name, err)
-		}
-		return v, nil
-	}
-	first, last := recs[1], recs[len(recs)-1]
-	vals := map[string]float64{}
+	vals := map[string][]float64{}
 	for _, name := range []string{"iteration", "total", "content", "style", "tv", "seconds"} {
-		if vals[name], err = num(last, name); err != nil {
+		if vals[name], err = m.Column(name); err != nil {
 			return err
 		}
 	}
+	last := m.Rows() - 1
 	ptr := func(v float64) *float64 { return &v }
-	r.Iterations = int(vals["iteration"])
-	r.Total, r.Content, r.Style, r.TV = ptr(vals["total"]), ptr(vals["content"]), ptr(vals["style"]), ptr(vals["tv"])
-	r.Seconds = vals["seconds"]
-	if len(recs) > 2 {
-		it0, err := num(first, "iteration")
-		if err != nil {
-			return err
-		}
-		s0, err := num(first, "seconds")
-		if err != nil {
-			return err
-		}
-		if n := vals["iteration"] - it0; n > 0 {
-			r.SecondsPerIteration = (vals["seconds"] - s0) / n
-		}
+	r.Iterations = int(vals["iteration"][last])
+	r.Total, r.Content, r.Style, r.TV = ptr(vals["total"][last]), ptr(vals["content"][last]), ptr(vals["style"][last]), ptr(vals["tv"][last])
+	r.Seconds = vals["seconds"][last]
+	if n := vals["iteration"][last] - vals["iteration"][0]; last > 0 && n > 0 {
+		r.SecondsPerIteration = (r.Seconds - vals["seconds"][0]) / n
 	}
 	return nil
 }
@@ -148,7 +107,7 @@ func (r *Row) readMetrics(path string) error {
 // readWeights describes the model's weights from the run folder's
 // model.json (the exported metadata); "" when there is none.
 func readWeights(path string) string {
-	data, err := os.ReadFile(path)
+	data, err := regularfile.Read(path, rundir.MaxModelBytes)
 	if err != nil {
 		return ""
 	}
