@@ -20,6 +20,7 @@ import (
 
 	"github.com/spf13/cast"
 	"github.com/spf13/viper"
+	"github.com/styletransfer/gostyle/runner/regularfile"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -75,18 +76,31 @@ type Source struct {
 	Data []byte
 }
 
+// MaxFileBytes bounds a config file: configs are written by hand (the
+// shipped ones are under 3 KiB), so a larger file is refused before it is
+// read, as is anything but a regular file (a named pipe, a device, a folder).
+const MaxFileBytes = 1 << 20
+
+// Read reads the config file at path: a regular file of at most
+// MaxFileBytes. Errors name the file; a missing one matches fs.ErrNotExist.
+func Read(path string) (Source, error) {
+	data, err := regularfile.Read(path, MaxFileBytes)
+	if err != nil {
+		return Source{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return Source{Name: path, Data: data}, nil
+}
+
 // Find reads a config given as a path, else under dir (the repository's
 // configs/), else from embedded (the configs compiled into the binary).
 func Find(name, dir string, embedded fs.FS) (Source, error) {
-	if data, err := os.ReadFile(name); err == nil {
-		return Source{Name: name, Data: data}, nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return Source{}, fmt.Errorf("config %s: %w", name, err)
+	if src, err := Read(name); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return src, err
 	}
 	if !filepath.IsAbs(name) {
 		p := filepath.Join(dir, name)
-		if data, err := os.ReadFile(p); err == nil {
-			return Source{Name: p, Data: data}, nil
+		if src, err := Read(p); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			return src, err
 		}
 		if embedded != nil {
 			if data, err := fs.ReadFile(embedded, filepath.ToSlash(name)); err == nil {
