@@ -301,3 +301,34 @@ func TestDiskFull(t *testing.T) {
 	}
 	c.Close()
 }
+
+// TestDiskFullDuringSetUp: a disk that fills before the first checkpoint
+// (while the run's record is written) leaves the run marked failed with the
+// reason, not "running", although no new file fits on the disk.
+func TestDiskFullDuringSetUp(t *testing.T) {
+	mnt := mountTmpfs(t, "128k")
+	dir := filepath.Join(mnt, "run")
+	f, err := Open(dir, Options{ConfigID: "cfg-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill, _ := os.Create(filepath.Join(mnt, "filler"))
+	fill.Write(make([]byte, 256<<10)) // to the last byte
+	fill.Close()
+	werr := f.WriteFile("config.yaml", bytes.Repeat([]byte("k: v\n"), 1000))
+	if !errors.Is(werr, ErrDiskFull) {
+		t.Fatalf("write on a full disk: %v", werr)
+	}
+	f.Fail(werr)
+	f.Close()
+	st, err := ReadStatus(dir)
+	if err != nil || st.State != Failed || !strings.Contains(st.Error, "the disk is full") {
+		t.Errorf("status after a full disk in set-up: %+v %v, want failed with the reason", st, err)
+	}
+	// Resumable once space is freed.
+	os.Remove(filepath.Join(mnt, "filler"))
+	g := mustOpen(t, dir, Options{ConfigID: "cfg-a"})
+	if !g.Resumable() {
+		t.Error("the failed run is not resumable")
+	}
+}

@@ -1,12 +1,15 @@
 package rundir
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/styletransfer/gostyle/runner/regularfile"
@@ -80,15 +83,61 @@ func readStatus(dir string) (Status, error) {
 	return st, nil
 }
 
+// writeStatus replaces dir's status marker atomically. On a disk too full
+// for the new version's temporary file, it overwrites the old marker in
+// place instead, within the space that file already holds, so that a run
+// stopped by a full disk is still marked failed or interrupted, not left
+// "running".
 func writeStatus(dir string, st Status) error {
-	js, err := json.MarshalIndent(st, "", "  ")
+	path := filepath.Join(dir, statusName)
+	data, err := encodeStatus(st)
 	if err != nil {
 		return err
 	}
-	return atomicWrite(filepath.Join(dir, statusName), func(w io.Writer) error {
-		_, err := w.Write(append(js, '\n'))
+	err = atomicWrite(path, func(w io.Writer) error {
+		_, err := w.Write(data)
 		return err
 	}, nil)
+	if errors.Is(err, ErrDiskFull) {
+		if len(st.Error) > 200 {
+			st.Error = strings.ToValidUTF8(st.Error[:200], "") + "..."
+		}
+		if data, jerr := encodeStatus(st); jerr == nil && rewriteInPlace(path, data) == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+func encodeStatus(st Status) ([]byte, error) {
+	js, err := json.MarshalIndent(st, "", "  ")
+	return append(js, '\n'), err
+}
+
+// rewriteInPlace overwrites the regular file path with data if data fits
+// in the blocks the file already holds (a write there needs no free space),
+// padding a shorter data with spaces; otherwise it changes nothing.
+func rewriteInPlace(path string, data []byte) error {
+	f, err := regularfile.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	sys, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || int64(len(data)) > sys.Blocks*512 {
+		return fmt.Errorf("%s: %d bytes do not fit in its %d allocated bytes", path, len(data), sys.Blocks*512)
+	}
+	if pad := fi.Size() - int64(len(data)); pad > 0 {
+		data = append(append(data[:len(data)-1], bytes.Repeat([]byte{' '}, int(pad))...), '\n')
+	}
+	if _, err := f.WriteAt(data, 0); err != nil {
+		return err
+	}
+	return f.Sync()
 }
 
 func (st Status) resumable() bool {
