@@ -172,7 +172,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if o.version {
 		return printVersion(stdout)
 	}
-	src, err := source(o)
+	src, replacing, err := source(o)
 	if err != nil {
 		return err
 	}
@@ -199,6 +199,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if o.out != "" {
 		cfg.Output = o.out
 	}
+	if o.resume != "" {
+		if cfg, err = resumeHere(cfg, o.resume, replacing); err != nil {
+			return err
+		}
+	}
 	if o.printConfig {
 		return printConfig(stdout, cfg)
 	}
@@ -222,26 +227,41 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return report(stdout, o, model, res, sig)
 }
 
-// source is the config to run: -config, or the config a run folder recorded.
-func source(o *options) (config.Source, error) {
+// source is the config to run: -config, or the config a run folder
+// recorded. replacing is true when -resume continues the unfinished
+// replacement an interrupted -overwrite run left in "<run>.new".
+func source(o *options) (src config.Source, replacing bool, err error) {
 	if o.resume == "" {
-		return config.Find(o.config, "configs", configs.FS)
+		src, err = config.Find(o.config, "configs", configs.FS)
+		return src, false, err
 	}
-	st, err := rundir.ReadStatus(o.resume)
+	work, replacing, err := rundir.ResumeFolder(o.resume)
 	switch {
-	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, rundir.ErrNoStatus):
-		return config.Source{}, fmt.Errorf("-resume %s: not a run folder (no status.json)", o.resume)
+	case errors.Is(err, rundir.ErrNoStatus):
+		return src, false, fmt.Errorf("-resume %s: not a run folder (no %s)", o.resume, rundir.StatusName)
+	case errors.Is(err, rundir.ErrDone):
+		return src, false, fmt.Errorf("-resume %s: the run is finished; nothing to resume", o.resume)
 	case err != nil:
-		return config.Source{}, fmt.Errorf("-resume %s: %w", o.resume, err)
-	case st.State == rundir.Done:
-		return config.Source{}, fmt.Errorf("-resume %s: the run is finished; nothing to resume", o.resume)
+		return src, false, fmt.Errorf("-resume %s: %w", o.resume, err)
 	}
-	path := filepath.Join(o.resume, "config.yaml")
-	data, err := os.ReadFile(path)
+	src, err = config.Read(filepath.Join(work, rundir.ConfigName))
 	if err != nil {
-		return config.Source{}, fmt.Errorf("-resume %s: %w", o.resume, err)
+		return src, false, fmt.Errorf("-resume %s: %w", o.resume, err)
 	}
-	return config.Source{Name: path, Data: data}, nil
+	return src, replacing, nil
+}
+
+// resumeHere points cfg, the config the run folder dir recorded, at dir
+// itself: a folder copied or moved since resumes where it is, not at the
+// output it recorded. A replacement resumes with overwrite, as it was made.
+func resumeHere(cfg config.Config, dir string, replacing bool) (config.Config, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return cfg, fmt.Errorf("-resume %s: %w", dir, err)
+	}
+	cfg.Output, cfg.Name = filepath.Dir(abs), filepath.Base(abs)
+	cfg.Overwrite = cfg.Overwrite || replacing
+	return cfg, nil
 }
 
 // withSignals cancels the context at the first SIGINT, SIGTERM or SIGHUP and

@@ -453,3 +453,31 @@ func (r *refusal) Unwrap() error { return r.kind }
 func refuse(kind error, format string, args ...any) error {
 	return &refusal{msg: fmt.Sprintf(format, args...), kind: kind}
 }
+
+// ResumeFolder says where the unfinished run that resuming dir continues
+// lies: dir itself when it holds an unfinished run, or, when dir holds a
+// finished run, the unfinished replacement "<dir>.new" that an interrupted
+// Overwrite run left (replacing is then true: Open dir with Overwrite to
+// resume it). The error matches ErrNoStatus when dir is not a run folder
+// and ErrDone when there is nothing to resume.
+func ResumeFolder(dir string) (work string, replacing bool, err error) {
+	dir = filepath.Clean(dir)
+	st, err := ReadStatus(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		err = fmt.Errorf("%s: %w", dir, ErrNoStatus)
+	}
+	if err != nil {
+		return "", false, err
+	}
+	if st.State != Done {
+		return dir, false, nil
+	}
+	newDir := dir + ".new"
+	if _, err := os.Stat(filepath.Join(newDir, replacedMarker)); err == nil {
+		return "", false, ErrDone // the old run, swapped out: not work to resume
+	}
+	if nst, err := ReadStatus(newDir); err == nil && nst.resumable() {
+		return newDir, true, nil
+	}
+	return "", false, ErrDone
+}
