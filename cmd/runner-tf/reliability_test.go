@@ -802,7 +802,7 @@ func TestBadInputTable(t *testing.T) {
 			}},
 		{name: "config empty", code: 1, want: "empty.yaml: key content: want a picture path",
 			args: func(t *testing.T, tmp string) []string { return cfg(tmp, "empty.yaml", "") }},
-		{name: "config a directory", code: 1, want: "is a directory",
+		{name: "config a directory", code: 1, want: "is a folder: only regular files are read",
 			args: func(t *testing.T, tmp string) []string { return []string{"-config", tmp} }},
 		// -set
 		{name: "set without =", code: 1, want: `-set "iterations": want key=value`, args: sets("iterations")},

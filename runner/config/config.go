@@ -85,7 +85,10 @@ const MaxFileBytes = 1 << 20
 // MaxFileBytes. Errors name the file; a missing one matches fs.ErrNotExist.
 func Read(path string) (Source, error) {
 	data, err := regularfile.Read(path, MaxFileBytes)
-	if err != nil {
+	switch {
+	case errors.Is(err, regularfile.ErrNotRegular) || errors.Is(err, regularfile.ErrTooLarge):
+		return Source{}, fmt.Errorf("config %w", err) // the error starts with the path
+	case err != nil:
 		return Source{}, fmt.Errorf("config %s: %w", path, err)
 	}
 	return Source{Name: path, Data: data}, nil
