@@ -38,8 +38,9 @@ type Result struct {
 // Run executes cfg on model. Bad input is reported before the run folder is
 // created. The folder (runner/rundir) is locked while the run writes it, its
 // status.json says done only once every output is final, and an unfinished
-// run of the same config resumes from its last checkpoint. A sweep calls Run
-// once per point with one shared model.
+// run of the same config resumes from its last checkpoint (a folder resumes
+// where it is: -resume points the config at it). A sweep calls RunWith once
+// per point with one shared model.
 func Run(ctx context.Context, cfg config.Config, model *graphs.Model, log io.Writer) (*Result, error) {
 	return RunWith(ctx, cfg, model, progress.New(log, progress.Options{Every: cfg.LogEvery, Terminal: progress.Never}))
 }

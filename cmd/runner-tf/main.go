@@ -172,7 +172,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if o.version {
 		return printVersion(stdout)
 	}
-	src, replacing, err := source(o)
+	src, resumed, replacing, err := source(o)
 	if err != nil {
 		return err
 	}
@@ -200,7 +200,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		cfg.Output = o.out
 	}
 	if o.resume != "" {
-		if cfg, err = resumeHere(cfg, o.resume, replacing); err != nil {
+		if cfg, err = resumeHere(cfg, resumed, replacing); err != nil {
 			return err
 		}
 	}
@@ -228,30 +228,31 @@ func run(args []string, stdout, stderr io.Writer) error {
 }
 
 // source is the config to run: -config, or the config a run folder
-// recorded. replacing is true when -resume continues the unfinished
-// replacement an interrupted -overwrite run left in "<run>.new".
-func source(o *options) (src config.Source, replacing bool, err error) {
+// recorded. For -resume, run is the run folder to continue (rundir.ResumeFolder),
+// and replacing is true when the work is the unfinished replacement an
+// interrupted -overwrite run left in "<run>.new", whose config it reads.
+func source(o *options) (src config.Source, run string, replacing bool, err error) {
 	if o.resume == "" {
 		src, err = config.Find(o.config, "configs", configs.FS)
-		return src, false, err
+		return src, "", false, err
 	}
-	work, replacing, err := rundir.ResumeFolder(o.resume)
+	run, work, err := rundir.ResumeFolder(o.resume)
 	switch {
 	case errors.Is(err, rundir.ErrNoStatus):
-		return src, false, fmt.Errorf("-resume %s: not a run folder (no %s)", o.resume, rundir.StatusName)
+		return src, "", false, fmt.Errorf("-resume %s: not a run folder (no %s)", o.resume, rundir.StatusName)
 	case errors.Is(err, rundir.ErrDone):
-		return src, false, fmt.Errorf("-resume %s: the run is finished; nothing to resume", o.resume)
+		return src, "", false, fmt.Errorf("-resume %s: the run is finished; nothing to resume", o.resume)
 	case err != nil:
-		return src, false, fmt.Errorf("-resume %s: %w", o.resume, err)
+		return src, "", false, fmt.Errorf("-resume %s: %w", o.resume, err)
 	}
 	src, err = config.Read(filepath.Join(work, rundir.ConfigName))
 	if err != nil {
-		return src, false, fmt.Errorf("-resume %s: %w", o.resume, err)
+		return src, "", false, fmt.Errorf("-resume %s: %w", o.resume, err)
 	}
-	return src, replacing, nil
+	return src, run, work != run, nil
 }
 
-// resumeHere points cfg, the config the run folder dir recorded, at dir
+// resumeHere points cfg, the config recorded for the run folder dir, at dir
 // itself: a folder copied or moved since resumes where it is, not at the
 // output it recorded. A replacement resumes with overwrite, as it was made.
 func resumeHere(cfg config.Config, dir string, replacing bool) (config.Config, error) {

@@ -4,11 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/png"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/styletransfer/gostyle/runner/picture"
 )
 
 // RunPanels reads the panels of compare.png from a run folder as the runner
@@ -44,15 +44,12 @@ func RunPanels(dir string) ([]Panel, error) {
 	return append(panels, Panel{"result", result}), nil
 }
 
+// readPNG reads a run folder's picture with picture.Load: a regular file,
+// its size checked from the header before it is decoded.
 func readPNG(path string) (image.Image, error) {
-	f, err := os.Open(path)
+	img, err := picture.Load(path)
 	if err != nil {
-		return nil, fmt.Errorf("compare: %w", err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		return nil, fmt.Errorf("compare: %s: %w", path, err)
+		return nil, fmt.Errorf("compare: %w", err) // names path
 	}
 	return img, nil
 }

@@ -454,30 +454,36 @@ func refuse(kind error, format string, args ...any) error {
 	return &refusal{msg: fmt.Sprintf(format, args...), kind: kind}
 }
 
-// ResumeFolder says where the unfinished run that resuming dir continues
-// lies: dir itself when it holds an unfinished run, or, when dir holds a
-// finished run, the unfinished replacement "<dir>.new" that an interrupted
-// Overwrite run left (replacing is then true: Open dir with Overwrite to
-// resume it). The error matches ErrNoStatus when dir is not a run folder
-// and ErrDone when there is nothing to resume.
-func ResumeFolder(dir string) (work string, replacing bool, err error) {
+// ResumeFolder says which run resuming dir continues: run is the folder to
+// Open, and work is where its files are now. Both are dir when it holds an
+// unfinished run. When dir holds a finished run and an interrupted Overwrite
+// run left an unfinished replacement, work is that "<dir>.new" (dir may name
+// it too): Open run with Overwrite to resume it. The error matches
+// ErrNoStatus when dir is not a run folder and ErrDone when there is
+// nothing to resume.
+func ResumeFolder(dir string) (run, work string, err error) {
 	dir = filepath.Clean(dir)
+	if old, ok := strings.CutSuffix(dir, ".new"); ok {
+		if st, err := ReadStatus(old); err == nil && st.State == Done {
+			dir = old // the replacement of a finished run: resumed as such
+		}
+	}
 	st, err := ReadStatus(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		err = fmt.Errorf("%s: %w", dir, ErrNoStatus)
 	}
 	if err != nil {
-		return "", false, err
+		return "", "", err
 	}
 	if st.State != Done {
-		return dir, false, nil
+		return dir, dir, nil
 	}
 	newDir := dir + ".new"
 	if _, err := os.Stat(filepath.Join(newDir, replacedMarker)); err == nil {
-		return "", false, ErrDone // the old run, swapped out: not work to resume
+		return "", "", ErrDone // the old run, swapped out: not work to resume
 	}
 	if nst, err := ReadStatus(newDir); err == nil && nst.resumable() {
-		return newDir, true, nil
+		return dir, newDir, nil
 	}
-	return "", false, ErrDone
+	return "", "", ErrDone
 }

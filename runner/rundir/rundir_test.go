@@ -435,3 +435,43 @@ func TestCSVRowsDoNotAllocate(t *testing.T) {
 		t.Errorf("%v allocations per row", allocs)
 	}
 }
+
+// TestResumeFolder: -resume's decision. An unfinished run resumes where it
+// is; a finished one with an unfinished replacement in "<dir>.new" resumes
+// the replacement (named either way); a finished one alone, or a folder
+// that is not a run, has nothing to resume.
+func TestResumeFolder(t *testing.T) {
+	root := t.TempDir()
+	unfinished := filepath.Join(root, "unfinished")
+	f := mustOpen(t, unfinished, Options{ConfigID: "cfg-a"})
+	f.Interrupt(3)
+	f.Close()
+	finished := filepath.Join(root, "finished")
+	f = mustOpen(t, finished, Options{ConfigID: "cfg-a"})
+	f.Finish()
+	f.Close()
+	replaced := filepath.Join(root, "replaced")
+	f = mustOpen(t, replaced, Options{ConfigID: "cfg-a"})
+	f.Finish()
+	f.Close()
+	f = mustOpen(t, replaced, Options{ConfigID: "cfg-b", Overwrite: true})
+	f.Interrupt(2)
+	f.Close()
+	for _, c := range []struct {
+		dir, run, work string
+		err            error
+	}{
+		{unfinished, unfinished, unfinished, nil},
+		{unfinished + "/", unfinished, unfinished, nil},
+		{replaced, replaced, replaced + ".new", nil},
+		{replaced + ".new", replaced, replaced + ".new", nil},
+		{finished, "", "", ErrDone},
+		{root, "", "", ErrNoStatus},
+		{filepath.Join(root, "missing"), "", "", ErrNoStatus},
+	} {
+		run, work, err := ResumeFolder(c.dir)
+		if run != c.run || work != c.work || !errors.Is(err, c.err) || (c.err == nil) != (err == nil) {
+			t.Errorf("ResumeFolder(%s) = %q, %q, %v; want %q, %q, %v", c.dir, run, work, err, c.run, c.work, c.err)
+		}
+	}
+}

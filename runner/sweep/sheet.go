@@ -6,10 +6,10 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/styletransfer/gostyle/runner/picture"
 	"golang.org/x/image/draw"
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/gofont/goregular"
@@ -204,14 +204,9 @@ func (s Sheet) WriteContactSheet(output string, spec Spec, points []Point, rows 
 	return WriteAtomic(filepath.Join(output, ContactSheet), buf.Bytes())
 }
 
-func loadPNG(path string) (image.Image, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return png.Decode(f)
-}
+// loadPNG reads a point's picture with picture.Load: a regular file, its
+// size checked from the header before it is decoded.
+func loadPNG(path string) (image.Image, error) { return picture.Load(path) }
 
 // fitRect is the largest rectangle of src's aspect centred in box.
 func fitRect(src, box image.Rectangle) image.Rectangle {
