@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/styletransfer/gostyle/runner/report"
+	"github.com/styletransfer/gostyle/runner/rundir"
 )
 
 // Poll is how often Watch looks at the run folders.
@@ -315,7 +316,7 @@ func (s *Server) lossSVG(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	path := filepath.Join(p.dir, "metrics.csv")
+	path := filepath.Join(p.dir, rundir.MetricsName)
 	key := path + "@" + p.MetricsV
 	s.mu.Lock()
 	svg, ok := s.plots[key]

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/styletransfer/gostyle/runner/picture"
+	"github.com/styletransfer/gostyle/runner/rundir"
 )
 
 // RunPanels reads the panels of compare.png from a run folder as the runner
@@ -16,7 +17,7 @@ import (
 // several styles) and final.png, labelled "content", "style" ("style 1",
 // ...) and "result". Callers may change the labels (e.g. to file names).
 func RunPanels(dir string) ([]Panel, error) {
-	content, err := readPNG(filepath.Join(dir, "content.png"))
+	content, err := readPNG(filepath.Join(dir, rundir.ContentName))
 	if err != nil {
 		return nil, err
 	}
@@ -37,7 +38,7 @@ func RunPanels(dir string) ([]Panel, error) {
 			panels = append(panels, Panel{"style " + strconv.Itoa(i), style})
 		}
 	}
-	result, err := readPNG(filepath.Join(dir, "final.png"))
+	result, err := readPNG(filepath.Join(dir, rundir.FinalName))
 	if err != nil {
 		return nil, err
 	}
