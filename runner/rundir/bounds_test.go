@@ -168,3 +168,27 @@ func TestMetricsReader(t *testing.T) {
 		t.Errorf("no iteration column: %v", err)
 	}
 }
+
+// TestRunFolderThatIsALinkIsRefused: a run folder (or its replacement
+// "<dir>.new") planted as a link to a folder elsewhere is refused; nothing
+// is written there.
+func TestRunFolderThatIsALinkIsRefused(t *testing.T) {
+	elsewhere := t.TempDir()
+	root := t.TempDir()
+	dir := filepath.Join(root, "run")
+	os.Symlink(elsewhere, dir)
+	if _, err := Open(dir, Options{ConfigID: "cfg-a"}); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("Open of a linked run folder: %v, want a refusal", err)
+	}
+	os.Remove(dir)
+	f := mustOpen(t, dir, Options{ConfigID: "cfg-a"})
+	f.Finish()
+	f.Close()
+	os.Symlink(elsewhere, dir+".new")
+	if _, err := Open(dir, Options{ConfigID: "cfg-b", Overwrite: true}); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("Open with a linked %s.new: %v, want a refusal", dir, err)
+	}
+	if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+		t.Errorf("files written through the link: %v", entries)
+	}
+}

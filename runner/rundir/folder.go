@@ -99,6 +99,9 @@ func Open(dir string, opts Options) (*Folder, error) {
 		}
 		return nil, fmt.Errorf("create run folder: %w", err) // names the path
 	}
+	if err := notLinked(dir); err != nil {
+		return nil, err
+	}
 	if opts.StatePixels <= 0 {
 		opts.StatePixels = 16384 * 16384
 	}
@@ -184,8 +187,11 @@ func (f *Folder) lock(d string, now time.Time) error {
 // replacement whose swap was cut short is swapped in, and an unfinished one
 // is returned (its status) for Open to resume or discard.
 func (f *Folder) recoverReplacement(dir, newDir string, now time.Time) (*Status, error) {
-	if _, err := os.Stat(newDir); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Lstat(newDir); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
+	}
+	if err := notLinked(newDir); err != nil {
+		return nil, err
 	}
 	if err := f.lock(newDir, now); err != nil {
 		return nil, err
@@ -416,6 +422,19 @@ func (f *Folder) removeTemps(d string) {
 	if n > 0 {
 		f.notef("removed %d temporary file(s) an interrupted write left in %s", n, d)
 	}
+}
+
+// notLinked refuses a run folder that is a symbolic link: a run writes
+// into the folder it names, never wherever a link in the output points.
+func notLinked(d string) error {
+	fi, err := os.Lstat(d)
+	if err != nil {
+		return fmt.Errorf("run folder %s: %w", d, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("run folder %s is a symbolic link or not a folder: a run folder must be a folder of its own", d)
+	}
+	return nil
 }
 
 // empty reports whether d holds nothing but the lock.
