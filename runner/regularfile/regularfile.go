@@ -24,8 +24,9 @@ var ErrNotRegular = errors.New("only regular files are read")
 var ErrTooLarge = errors.New("over the size bound")
 
 // Open opens path for reading if it is a regular file. It never blocks on
-// a named pipe and never opens a device: the kind is checked before opening
-// and again on the opened file, so a path swapped in between is caught.
+// a named pipe: the kind is checked before opening (a device is not
+// opened) and again on the opened file (a path swapped in between is
+// refused; O_NONBLOCK keeps a pipe swapped in from blocking the open).
 // Errors name the path; a missing file matches fs.ErrNotExist.
 func Open(path string) (*os.File, error) {
 	fi, err := os.Stat(path)
