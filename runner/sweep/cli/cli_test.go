@@ -50,7 +50,8 @@ type fixture struct {
 }
 
 // run writes what a finished run leaves: marker, metrics, a real PNG.
-func (fx *fixture) run(ctx context.Context, cfg config.Config, p sweep.Point) (sweep.PointResult, error) {
+func (fx *fixture) run(ctx context.Context, p sweep.Point, _ []sweep.Point) (sweep.PointResult, error) {
+	cfg := p.Config
 	fx.ran = append(fx.ran, p.Index)
 	dir := filepath.Join(cfg.Output, cfg.Name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -33,6 +33,10 @@ type Job struct {
 // LogDir is where task logs go, under the sweep folder.
 func (j Job) LogDir() string { return filepath.Join(j.Output, "slurm") }
 
+// ScriptPath is where Submit writes the script: resubmitting it with
+// `sbatch --array=I` reruns point I alone.
+func (j Job) ScriptPath() string { return filepath.Join(j.LogDir(), "sweep.sbatch") }
+
 // Script is the sbatch script for j.
 func Script(j Job) (string, error) {
 	if j.Points < 1 {
@@ -152,7 +156,7 @@ func Submit(ctx context.Context, j Job, dryRun bool) (script, jobID string, err 
 	if _, err := exec.LookPath("sbatch"); err != nil {
 		return script, "", errors.New("slurm: sbatch not found on PATH (use -slurm-dry-run to print the script)")
 	}
-	path := filepath.Join(j.LogDir(), "sweep.sbatch")
+	path := j.ScriptPath()
 	if err := sweep.WriteAtomic(path, []byte(script)); err != nil {
 		return script, "", fmt.Errorf("slurm: %w", err)
 	}
@@ -198,6 +202,9 @@ func jobName(s string) string {
 	}
 	return s
 }
+
+// Command is args as one shell command line, each word quoted as needed.
+func Command(args []string) string { return strings.Join(quoteAll(args), " ") }
 
 // quote makes s one shell word.
 func quote(s string) string {
