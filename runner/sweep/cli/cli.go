@@ -155,7 +155,12 @@ func (f Flags) Main(ctx context.Context, e Env) error {
 		return nil // a requeued task whose point is done, or another runner's: nothing changed
 	}
 	// Each finished task rebuilds the summary, so after a cluster run the
-	// last task to end leaves a complete one (-summary rebuilds it anyway).
+	// last task to end leaves a complete one (-summary rebuilds it anyway);
+	// in a sweep too large for that to be cheap, -summary alone does.
+	if f.Index >= 0 && plan.Len() > sweep.DefaultMaxPoints {
+		fmt.Fprintf(e.Stdout, "summary: not rebuilt by one task of %d points; run -summary when the sweep ends\n", plan.Len())
+		return runErr
+	}
 	if err := summarize(ctx, plan, e, f.Index < 0); err != nil {
 		return errors.Join(runErr, err)
 	}
