@@ -190,6 +190,29 @@ func TestClusterOutputs(t *testing.T) {
 	}
 }
 
+// Issue 26 point 7: the hints after -slurm keep the -set and -out the sweep
+// was submitted with, and name the command that resubmits one point.
+func TestSlurmHintsKeepSetAndOut(t *testing.T) {
+	bin := t.TempDir()
+	os.WriteFile(filepath.Join(bin, "sbatch"), []byte("#!/bin/bash\necho 99\n"), 0o755)
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	var out bytes.Buffer
+	o := t.TempDir()
+	e := env(t, o, &fixture{}, &out)
+	e.Sets = []string{"iterations=4", "style=[a.jpg, b.jpg]"}
+	if err := parse(t, "-slurm").Main(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"follow with: runner -config s.yaml -set iterations=4 -set 'style=[a.jpg, b.jpg]' -out " + o + " -status\n",
+		"resubmit point I alone: sbatch --array=I " + filepath.Join(o, "slurm", "sweep.sbatch") + "\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("-slurm printed\n%s\nwant a line %q", out.String(), want)
+		}
+	}
+}
+
 func TestFlagMistakes(t *testing.T) {
 	var out bytes.Buffer
 	e := env(t, t.TempDir(), &fixture{}, &out)
