@@ -224,7 +224,7 @@ slurm:
 EOF
 submitted=$(TF_CPP_MIN_LOG_LEVEL=0 "$runner" -config "$scratch/cancel.yaml" -slurm -set log_every=5)
 echo "$submitted"
-job=$(awk '/^submitted job array/ {print $4}' <<<"$submitted")
+job=$(awk '/^submitted job array/ {sub(":", "", $4); print $4}' <<<"$submitted")
 grep -qx -- "follow with: runner -config $scratch/cancel.yaml -set log_every=5 -status" <<<"$submitted" ||
   { say "the follow-with hint lost the -set"; exit 1; }
 resubmit=$(sed -n 's/^resubmit point I alone: //p' <<<"$submitted")

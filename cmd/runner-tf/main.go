@@ -298,48 +298,13 @@ func runSweep(sig *signals, o *options, src config.Source, stdout io.Writer) err
 		})
 	}
 	o.progress.Every = 0
-	rep := progress.New(stdout, o.progress)
-	models := map[string]*graphs.Model{} // by modelKey: points share them
-	done := 0
+	points := &pointRunner{sig: sig, trust: o.trust, stdout: stdout, rep: progress.New(stdout, o.progress), models: map[string]*graphs.Model{}}
 	readOnly := o.sweep.List || o.sweep.Status || o.sweep.SlurmDryRun || o.sweep.K8s
 	sweepOut := stdout
 	if o.progress.Quiet && !readOnly {
 		sweepOut = io.Discard // errors only
 	}
-	env := cli.Env{ConfigArg: o.config, Source: src, Sets: o.sets, Out: o.out, Stdout: sweepOut,
-		Status: func(dir string) (string, string, error) {
-			st, err := rundir.ReadStatus(dir)
-			if errors.Is(err, rundir.ErrNoStatus) {
-				err = fmt.Errorf("%w: %w", fs.ErrNotExist, err)
-			}
-			return string(st.State), st.ConfigID, err
-		},
-		Run: func(ctx context.Context, p sweep.Point, batch []sweep.Point) (sweep.PointResult, error) {
-			cfg := p.Config
-			if len(batch) > 1 {
-				rep.Point(done, len(batch))
-				done++
-			}
-			key := modelKey(cfg, o.trust)
-			m, ok := models[key]
-			if !ok {
-				if err := sig.atOnce(func() (err error) {
-					m, err = loadModel(cfg, o.trust, stdout, sweepRuns(batch, key, o.trust))
-					return err
-				}); err != nil {
-					return sweep.PointResult{}, err
-				}
-				models[key] = m
-			}
-			res, err := runner.RunWith(ctx, cfg, m, rep)
-			switch {
-			case errors.Is(err, rundir.ErrInUse), errors.Is(err, rundir.ErrDone) && doneElsewhere(p):
-				return sweep.PointResult{Busy: true}, nil // a second sweep on this output runs it, or ran it
-			case err != nil:
-				return sweep.PointResult{}, err
-			}
-			return sweep.PointResult{Interrupted: res.Interrupted}, nil
-		}}
+	env := cli.Env{ConfigArg: o.config, Source: src, Sets: o.sets, Out: o.out, Stdout: sweepOut, Status: readStatus, Run: points.run}
 	if o.trust {
 		env.PassOn = append(env.PassOn, "-trust-model")
 	}
@@ -367,6 +332,54 @@ func runSweep(sig *signals, o *options, src config.Source, stdout io.Writer) err
 		return sig.caught()
 	}
 	return err
+}
+
+// readStatus is the sweep's view of a run folder's status marker.
+func readStatus(dir string) (state, id string, err error) {
+	st, err := rundir.ReadStatus(dir)
+	if errors.Is(err, rundir.ErrNoStatus) {
+		err = fmt.Errorf("%w: %w", fs.ErrNotExist, err)
+	}
+	return string(st.State), st.ConfigID, err
+}
+
+// pointRunner runs a sweep's points, sharing one loaded model among the
+// points of the batch that use the same folder and session settings.
+type pointRunner struct {
+	sig    *signals
+	trust  bool
+	stdout io.Writer
+	rep    *progress.Reporter
+	models map[string]*graphs.Model // by modelKey
+	done   int
+}
+
+// run runs point p of batch (cli.RunPoint). A signal ends the model load
+// at once and the loop after its current step.
+func (r *pointRunner) run(ctx context.Context, p sweep.Point, batch []sweep.Point) (sweep.PointResult, error) {
+	if len(batch) > 1 {
+		r.rep.Point(r.done, len(batch))
+		r.done++
+	}
+	key := modelKey(p.Config, r.trust)
+	m, ok := r.models[key]
+	if !ok {
+		if err := r.sig.atOnce(func() (err error) {
+			m, err = loadModel(p.Config, r.trust, r.stdout, sweepRuns(batch, key, r.trust))
+			return err
+		}); err != nil {
+			return sweep.PointResult{}, err
+		}
+		r.models[key] = m
+	}
+	res, err := runner.RunWith(ctx, p.Config, m, r.rep)
+	switch {
+	case errors.Is(err, rundir.ErrInUse), errors.Is(err, rundir.ErrDone) && doneElsewhere(p):
+		return sweep.PointResult{Busy: true}, nil // a second sweep on this output runs it, or ran it
+	case err != nil:
+		return sweep.PointResult{}, err
+	}
+	return sweep.PointResult{Interrupted: res.Interrupted}, nil
 }
 
 // doneElsewhere reports whether p's run folder is done with p's id: another
