@@ -249,7 +249,7 @@ if grep -qi 'requeue' "$log0"; then say "scancel requeued:"; cat "$log0"; exit 1
 if grep -qi 'tensorflow/\|oneDNN\|cpu_feature_guard' "$log0"; then say "TensorFlow's notices in the task log:"; cat "$log0"; exit 1; fi
 say "scancel: job $job cancelled, not requeued; point 0 interrupted"
 resubmit=${resubmit/--array=I/--array=0}
-id0=$(eval "$resubmit --parsable")
+id0=$(eval "${resubmit/#sbatch /sbatch --parsable }")
 waitjobs 300
 log1=$out2/slurm/${id0}_0.out
 [ "$(state "$point0")" = done ] || { say "resubmitted point 0 (job $id0) is $(state "$point0"), want done"; cat "$log1"; exit 1; }
