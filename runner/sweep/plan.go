@@ -36,28 +36,14 @@ type Plan struct {
 // sweep.name changes the sweep block itself. A -set of one entry of a swept
 // map key is refused: set the whole key.
 func Load(src config.Source, sets []string, out string) (Plan, error) {
-	var sweepSets, cfgSets []string
-	for _, s := range sets {
-		key, _, _ := strings.Cut(s, "=")
-		if k := strings.ToLower(strings.TrimSpace(key)); k == "sweep" || strings.HasPrefix(k, "sweep.") {
-			sweepSets = append(sweepSets, s)
-		} else {
-			cfgSets = append(cfgSets, s)
-		}
-	}
-	spec, err := Parse(src.Name, src.Data, sweepSets...)
+	spec, err := Parse(src.Name, src.Data, sets...)
 	if err != nil {
 		return Plan{}, err
 	}
-	for _, s := range cfgSets {
-		key, _, _ := strings.Cut(s, "=")
-		key = strings.ToLower(strings.TrimSpace(key))
-		if !spec.drop(key) {
-			for _, k := range spec.Keys() {
-				if strings.HasPrefix(key, k+".") {
-					return Plan{}, fmt.Errorf("-set %s: %s is swept (%s); set the whole key to replace that axis", key, k, spec.axisKey(k))
-				}
-			}
+	var cfgSets []string
+	for _, s := range sets {
+		if !isSweepSet(s) {
+			cfgSets = append(cfgSets, s)
 		}
 	}
 	p := Plan{Spec: spec, base: config.Source{Name: src.Name, Data: spec.Base}, sets: cfgSets, out: out}

@@ -77,9 +77,10 @@ type K8s struct {
 
 // Parse reads the sweep, slurm and k8s blocks of a config file. A config
 // without a sweep block is an error: it is one experiment, not a sweep.
-// sets ("sweep.grid.KEY=[...]", "sweep.zip.KEY=[...]", "sweep.max_points=N",
-// "sweep.name=N") change the sweep block first; an error in a value they
-// gave names the -set.
+// sets are the user's -set flags: those of the sweep block
+// ("sweep.grid.KEY=[...]", "sweep.zip.KEY=[...]", "sweep.max_points=N",
+// "sweep.name=N") change it first, and an error in a value they gave names
+// the -set; one of a swept key replaces that axis (see Load).
 func Parse(name string, data []byte, sets ...string) (Spec, error) {
 	s := Spec{Source: name, Name: baseName(name), MaxPoints: DefaultMaxPoints, sets: map[string]bool{}}
 	fail := func(key, format string, args ...any) (Spec, error) {
@@ -110,7 +111,12 @@ func Parse(name string, data []byte, sets ...string) (Spec, error) {
 	if sw.Kind != yaml.MappingNode {
 		return fail("sweep", "want a map with grid: and/or zip:")
 	}
+	var cfgSets []string
 	for _, set := range sets {
+		if !isSweepSet(set) {
+			cfgSets = append(cfgSets, set)
+			continue
+		}
 		key, err := applySet(sw, set)
 		if err != nil {
 			return Spec{}, err
@@ -146,6 +152,11 @@ func Parse(name string, data []byte, sets ...string) (Spec, error) {
 	}
 	if err := s.checkAxes(); err != nil {
 		return Spec{}, err
+	}
+	for _, set := range cfgSets {
+		if err := s.override(set); err != nil {
+			return Spec{}, err
+		}
 	}
 	if n := s.Len(); n > s.MaxPoints {
 		return fail("sweep.max_points", "the sweep has %d points, more than max_points %d (raise sweep.max_points if you mean it)", n, s.MaxPoints)
@@ -312,6 +323,29 @@ func (s Spec) axisKey(k string) string {
 		}
 	}
 	return ""
+}
+
+// isSweepSet reports whether a -set names a key of the sweep block.
+func isSweepSet(set string) bool {
+	key, _, _ := strings.Cut(set, "=")
+	k := strings.ToLower(strings.TrimSpace(key))
+	return k == "sweep" || strings.HasPrefix(k, "sweep.")
+}
+
+// override applies a -set of a config key: a swept key loses its axis; one
+// entry of a swept map key is refused.
+func (s *Spec) override(set string) error {
+	key, _, _ := strings.Cut(set, "=")
+	key = strings.ToLower(strings.TrimSpace(key))
+	if s.drop(key) {
+		return nil
+	}
+	for _, k := range s.Keys() {
+		if strings.HasPrefix(key, k+".") {
+			return fmt.Errorf("-set %s: %s is swept (%s); set the whole key to replace that axis", key, k, s.axisKey(k))
+		}
+	}
+	return nil
 }
 
 // drop removes config key k's axis, reporting whether k was varied.

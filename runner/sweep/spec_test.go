@@ -191,6 +191,15 @@ func TestSetOfASweptKeyReplacesItsAxis(t *testing.T) {
 	if p.Len() != 6 {
 		t.Fatalf("sweep.grid.style_weight added: %d points, want 6", p.Len())
 	}
+	// max_points counts the points that run: a -set that removes a long
+	// axis brings a sweep under it.
+	big := base + "sweep:\n  max_points: 4\n  grid:\n    seed: [1, 2, 3, 4, 5]\n    style_weight: [5, 50]\n"
+	if _, err := load(t, big); err == nil {
+		t.Fatal("10 points over max_points 4: no error")
+	}
+	if p := mustLoad(t, big, "seed=3"); p.Len() != 2 {
+		t.Fatalf("seed set: %d points, want 2", p.Len())
+	}
 	// Refusals name the key as typed, in one line.
 	for _, c := range []struct {
 		sets []string
