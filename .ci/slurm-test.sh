@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Slurm integration test: a real one-node Slurm on localhost runs a 4-point
 # sweep on the tiny model as a job array submitted by `runner -slurm`, then
-# checks that all four points are done and the summary is complete.
+# checks that all four points are done and the summary is complete; then
+# scancel of a running sweep (cancelled, not requeued, point resumable) and
+# one index resubmitted with the command -slurm prints.
 #
 # Needs root (it installs Debian's slurm-wlm and munge when missing and starts
 # munged, slurmctld and slurmd); elsewhere it prints why and exits 0. All
@@ -195,4 +197,64 @@ logs=$(ls "$out"/slurm/*.out | wc -l)
 # A requeued task finds its point done and costs nothing.
 skip=$("$runner" -config "$scratch/sweep.yaml" -index 2)
 grep -q 'done already' <<<"$skip" || { say "-index 2 after the sweep did not skip"; exit 1; }
+
+# scancel cancels (issue 26 point 7): the running task is not requeued, its
+# runner gets SIGTERM once and leaves its point interrupted, resumable; the
+# submitting shell's TF_CPP_MIN_LOG_LEVEL does not reach the task logs. Then
+# the one point is resubmitted with the command -slurm printed, and resumes.
+out2=$scratch/cancel-out
+cat >"$scratch/cancel.yaml" <<EOF
+model: $repo/testdata/vgg19-tiny
+content: $repo/testdata/images/shipwreck.jpg
+style: $repo/testdata/images/starry_night.jpg
+output: $out2
+width: 32
+height: 24
+iterations: 400
+checkpoint_every: 0
+log_every: 10
+sweep:
+  name: cancel-test
+  grid:
+    seed: [0, 1]
+slurm:
+  cpus: 1
+  parallel: 1
+  time: "00:10:00"
+EOF
+submitted=$(TF_CPP_MIN_LOG_LEVEL=0 "$runner" -config "$scratch/cancel.yaml" -slurm -set log_every=5)
+echo "$submitted"
+job=$(awk '/^submitted job array/ {sub(":", "", $4); print $4}' <<<"$submitted")
+grep -qx -- "follow with: runner -config $scratch/cancel.yaml -set log_every=5 -status" <<<"$submitted" ||
+  { say "the follow-with hint lost the -set"; exit 1; }
+resubmit=$(sed -n 's/^resubmit point I alone: //p' <<<"$submitted")
+[ -n "$job" ] && [ -n "$resubmit" ] || { say "no job id or resubmit hint after -slurm"; exit 1; }
+state() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["state"])' "$1/status.json" 2>/dev/null || true; }
+point0=
+for _ in $(seq 120); do
+  point0=$(ls -d "$out2"/000-* 2>/dev/null || true)
+  [ -n "$point0" ] && [ "$(state "$point0")" = running ] && break
+  sleep 0.5
+done
+sleep 3 # into the loop
+[ -n "$point0" ] && [ "$(state "$point0")" = running ] || { say "point 0 of job $job never ran"; exit 1; }
+scancel "$job"
+waitjobs 60
+sleep 3
+[ -z "$(squeue -h)" ] || { say "scancel: the job went back in the queue:"; squeue; exit 1; }
+[ "$(state "$point0")" = interrupted ] || { say "scancel left point 0 $(state "$point0"), want interrupted"; exit 1; }
+log0=$(ls "$out2"/slurm/*_0.out)
+if grep -q 'again: stopping now' "$log0"; then say "the runner got SIGTERM twice:"; cat "$log0"; exit 1; fi
+if grep -qi 'requeue' "$log0"; then say "scancel requeued:"; cat "$log0"; exit 1; fi
+if grep -qi 'tensorflow/\|oneDNN\|cpu_feature_guard' "$log0"; then say "TensorFlow's notices in the task log:"; cat "$log0"; exit 1; fi
+say "scancel: job $job cancelled, not requeued; point 0 interrupted"
+resubmit=${resubmit/--array=I/--array=0}
+id0=$(eval "${resubmit/#sbatch /sbatch --parsable }")
+waitjobs 300
+log1=$out2/slurm/${id0}_0.out
+[ "$(state "$point0")" = done ] || { say "resubmitted point 0 (job $id0) is $(state "$point0"), want done"; cat "$log1"; exit 1; }
+grep -qi 'resuming' "$log1" || { say "resubmitted point 0 did not resume"; cat "$log1"; exit 1; }
+point1=$(ls -d "$out2"/001-* 2>/dev/null || true)
+if [ -n "$point1" ] && [ "$(state "$point1")" = done ]; then say "point 1 ran: the resubmission was not one index"; exit 1; fi
+say "resubmitted index 0 (job $id0): resumed and done"
 say "ok"

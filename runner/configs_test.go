@@ -56,7 +56,13 @@ func TestEveryExperimentConfigRuns(t *testing.T) {
 					t.Fatal(err)
 				}
 				base = config.Source{Name: src.Name, Data: spec.Base}
-				points = [][]string{plan.Points[0].Overrides(), plan.Points[len(plan.Points)-1].Overrides()}
+				for _, i := range []int{0, plan.Len() - 1} {
+					p, err := plan.Point(i)
+					if err != nil {
+						t.Fatal(err)
+					}
+					points = append(points, p.Overrides())
+				}
 			} else {
 				points = [][]string{nil}
 			}

@@ -15,7 +15,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
@@ -165,6 +164,10 @@ func parse(args []string, stdout io.Writer) (*options, error) {
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
+	// Ctrl-C or a scheduler's SIGTERM ends the run: in the loop after the
+	// current step, with a checkpoint to resume from (a second signal ends
+	// it at once); in any other phase at once (see signals).
+	sig := watchSignals()
 	o, err := parse(args, stdout)
 	if err != nil {
 		return err
@@ -177,13 +180,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	// Ctrl-C or a scheduler's SIGTERM ends the run after the current step,
-	// with a checkpoint to resume from; a second signal ends it at once (the
-	// files written so far are whole: every write is atomic).
-	ctx, sig := withSignals()
-
 	if cli.IsSweep(src.Data) {
-		return runSweep(ctx, sig, o, src, stdout)
+		return runSweep(sig, o, src, stdout)
 	}
 	if o.sweep.Any() {
 		return fmt.Errorf("config %s has no sweep: block: -list, -index, -summary, -status, -slurm and -k8s need one", src.Name)
@@ -214,14 +212,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		defer stopServe()
 	}
-	model, err := load(cfg, o.trust, stdout, [][]string{runner.UsedLayers(cfg)})
+	model, err := loadModel(cfg, o.trust, stdout, [][]string{runner.UsedLayers(cfg)})
 	if err != nil {
 		return err
 	}
 	o.progress.Every = cfg.LogEvery
 	rep := progress.New(stdout, o.progress)
-	res, err := runner.RunWith(ctx, cfg, model, rep)
-	if err != nil {
+	var res *runner.Result
+	if err := sig.stopping(func() (err error) {
+		res, err = runner.RunWith(sig.ctx, cfg, model, rep)
+		return err
+	}); err != nil {
 		return err
 	}
 	return report(stdout, o, model, res, sig)
@@ -265,29 +266,14 @@ func resumeHere(cfg config.Config, dir string, replacing bool) (config.Config, e
 	return cfg, nil
 }
 
-// withSignals cancels the context at the first SIGINT, SIGTERM or SIGHUP and
-// remembers which; a second one exits at once.
-func withSignals() (context.Context, *syscall.Signal) {
-	ctx, cancel := context.WithCancel(context.Background())
-	got := new(syscall.Signal)
-	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP) // HUP: the terminal closed
-	go func() {
-		s := (<-ch).(syscall.Signal)
-		*got = s
-		cancel()
-		s2 := (<-ch).(syscall.Signal)
-		fmt.Fprintf(os.Stderr, "runner: %v again: stopping now; the last checkpoint is intact\n", s2)
-		os.Exit(128 + int(s2))
-	}()
-	return ctx, got
-}
-
 // modelOptions are cfg's session settings for its model.
 func modelOptions(cfg config.Config, trust bool) graphs.Options {
 	return graphs.Options{Device: cfg.Device, IntraOpThreads: cfg.IntraOpThreads, InterOpThreads: cfg.InterOpThreads,
 		BFloat16: cfg.Precision == "bfloat16", Float16: cfg.Precision == "float16", ConvGradient: cfg.ConvGradient, Trust: trust}
 }
+
+// loadModel is load; a test holds the runner in this phase with it.
+var loadModel = load
 
 // load loads cfg's model with its session settings, for runs using the
 // given layers (graphs.Options.Runs).
@@ -301,7 +287,7 @@ func load(cfg config.Config, trust bool, stdout io.Writer, runs [][]string) (*gr
 }
 
 // report prints the result of a single run.
-func report(stdout io.Writer, o *options, model *graphs.Model, res *runner.Result, sig *syscall.Signal) error {
+func report(stdout io.Writer, o *options, model *graphs.Model, res *runner.Result, sig *signals) error {
 	if !o.progress.Quiet {
 		fmt.Fprintf(stdout, "loss %.4g -> %.4g in %d iterations, %.1f s (%.3f s/it after the first)\n",
 			res.Initial.Total, res.Last.Total, res.Iterations, res.Seconds, res.PerIteration)
@@ -312,90 +298,130 @@ func report(stdout io.Writer, o *options, model *graphs.Model, res *runner.Resul
 	}
 	if res.Interrupted {
 		fmt.Fprintf(stdout, "interrupted: resume with: runner -resume %s\n", res.Dir)
-		return interrupted{*sig}
+		return sig.caught()
 	}
 	return nil
 }
 
 // runSweep runs, lists, summarises or submits a sweep; the points share
-// one loaded model per SavedModel folder.
-func runSweep(ctx context.Context, sig *syscall.Signal, o *options, src config.Source, stdout io.Writer) error {
-	plan, err := sweep.Load(src, o.sets, o.out)
-	if err != nil {
-		return err
-	}
+// one loaded model per SavedModel folder and session settings. What only
+// reads (-list, -status, -print-config, -k8s, -slurm-dry-run) ends at once
+// on a signal; what writes stops between points or inside a point's loop.
+func runSweep(sig *signals, o *options, src config.Source, stdout io.Writer) error {
 	if o.printConfig {
-		for i, cfg := range plan.Configs {
-			fmt.Fprintf(stdout, "--- # point %d: %s\n", i, strings.Join(plan.Points[i].Overrides(), " "))
-			if err := printConfig(stdout, cfg); err != nil {
-				return err
-			}
+		plan, err := sweep.Load(src, o.sets, o.out)
+		if err != nil {
+			return err
 		}
-		return nil
+		return plan.Each(sig.ctx, func(p sweep.Point) error {
+			fmt.Fprintf(stdout, "--- # point %d: %s\n", p.Index, strings.Join(p.Overrides(), " "))
+			return printConfig(stdout, p.Config)
+		})
 	}
 	o.progress.Every = 0
-	rep := progress.New(stdout, o.progress)
-	models := map[string]*graphs.Model{} // by folder and session settings: points share them
-	total, done := len(plan.Points), 0
-	if o.sweep.Index >= 0 {
-		total = 0 // one point: no sweep progress
-	}
+	points := &pointRunner{sig: sig, trust: o.trust, stdout: stdout, rep: progress.New(stdout, o.progress), models: map[string]*graphs.Model{}}
+	readOnly := o.sweep.List || o.sweep.Status || o.sweep.SlurmDryRun || o.sweep.K8s
 	sweepOut := stdout
-	if o.progress.Quiet && !o.sweep.List && !o.sweep.Status && !o.sweep.SlurmDryRun && !o.sweep.K8s {
+	if o.progress.Quiet && !readOnly {
 		sweepOut = io.Discard // errors only
 	}
-	env := cli.Env{ConfigArg: o.config, Source: src, Sets: o.sets, Out: o.out, Stdout: sweepOut,
-		Status: func(dir string) (string, string, error) {
-			st, err := rundir.ReadStatus(dir)
-			if errors.Is(err, rundir.ErrNoStatus) {
-				err = fmt.Errorf("%w: %w", fs.ErrNotExist, err)
-			}
-			return string(st.State), st.ConfigID, err
-		},
-		Run: func(ctx context.Context, cfg config.Config, p sweep.Point) (sweep.PointResult, error) {
-			if total > 0 {
-				rep.Point(done, total)
-				done++
-			}
-			key := fmt.Sprintf("%s %+v", cfg.Model, modelOptions(cfg, o.trust))
-			m, ok := models[key]
-			if !ok {
-				var err error
-				if m, err = load(cfg, o.trust, stdout, sweepRuns(plan.Configs, key, o.trust)); err != nil {
-					return sweep.PointResult{}, err
-				}
-				models[key] = m
-			}
-			res, err := runner.RunWith(ctx, cfg, m, rep)
-			if err != nil {
-				return sweep.PointResult{}, err
-			}
-			return sweep.PointResult{Interrupted: res.Interrupted}, nil
-		}}
+	env := cli.Env{ConfigArg: o.config, Source: src, Sets: o.sets, Out: o.out, Stdout: sweepOut, Status: readStatus, Run: points.run}
 	if o.trust {
 		env.PassOn = append(env.PassOn, "-trust-model")
 	}
 	if o.serve != "" {
-		stopServe, err := serve(o.serve, plan.Output, stdout)
+		root := o.out
+		if root == "" {
+			plan, err := sweep.Load(src, o.sets, o.out)
+			if err != nil {
+				return err
+			}
+			root = plan.Output
+		}
+		stopServe, err := serve(o.serve, root, stdout)
 		if err != nil {
 			return err
 		}
 		defer stopServe()
 	}
-	err = o.sweep.Main(ctx, env)
-	if errors.Is(err, context.Canceled) || (err == nil && ctx.Err() != nil) {
+	if readOnly {
+		return o.sweep.Main(sig.ctx, env)
+	}
+	err := sig.stopping(func() error { return o.sweep.Main(sig.ctx, env) })
+	if errors.Is(err, context.Canceled) || (err == nil && sig.ctx.Err() != nil) {
 		fmt.Fprintf(stdout, "interrupted: run the same command again to resume the sweep\n")
-		return interrupted{*sig}
+		return sig.caught()
 	}
 	return err
 }
 
+// readStatus is the sweep's view of a run folder's status marker.
+func readStatus(dir string) (state, id string, err error) {
+	st, err := rundir.ReadStatus(dir)
+	if errors.Is(err, rundir.ErrNoStatus) {
+		err = fmt.Errorf("%w: %w", fs.ErrNotExist, err)
+	}
+	return string(st.State), st.ConfigID, err
+}
+
+// pointRunner runs a sweep's points, sharing one loaded model among the
+// points of the batch that use the same folder and session settings.
+type pointRunner struct {
+	sig    *signals
+	trust  bool
+	stdout io.Writer
+	rep    *progress.Reporter
+	models map[string]*graphs.Model // by modelKey
+	done   int
+}
+
+// run runs point p of batch (cli.RunPoint). A signal ends the model load
+// at once and the loop after its current step.
+func (r *pointRunner) run(ctx context.Context, p sweep.Point, batch []sweep.Point) (sweep.PointResult, error) {
+	if len(batch) > 1 {
+		r.rep.Point(r.done, len(batch))
+		r.done++
+	}
+	key := modelKey(p.Config, r.trust)
+	m, ok := r.models[key]
+	if !ok {
+		if err := r.sig.atOnce(func() (err error) {
+			m, err = loadModel(p.Config, r.trust, r.stdout, sweepRuns(batch, key, r.trust))
+			return err
+		}); err != nil {
+			return sweep.PointResult{}, err
+		}
+		r.models[key] = m
+	}
+	res, err := runner.RunWith(ctx, p.Config, m, r.rep)
+	switch {
+	case errors.Is(err, rundir.ErrInUse), errors.Is(err, rundir.ErrDone) && doneElsewhere(p):
+		return sweep.PointResult{Busy: true}, nil // a second sweep on this output runs it, or ran it
+	case err != nil:
+		return sweep.PointResult{}, err
+	}
+	return sweep.PointResult{Interrupted: res.Interrupted}, nil
+}
+
+// doneElsewhere reports whether p's run folder is done with p's id: another
+// runner finished it after this one found it unfinished.
+func doneElsewhere(p sweep.Point) bool {
+	st, err := rundir.ReadStatus(filepath.Join(p.Config.Output, p.Dir))
+	return err == nil && st.State == rundir.Done && st.ConfigID == p.ID
+}
+
+// modelKey says which points can share a loaded model: the same folder and
+// session settings.
+func modelKey(cfg config.Config, trust bool) string {
+	return fmt.Sprintf("%s %+v", cfg.Model, modelOptions(cfg, trust))
+}
+
 // sweepRuns are the layers each point sharing the model (by key) uses.
-func sweepRuns(cfgs []config.Config, key string, trust bool) [][]string {
+func sweepRuns(batch []sweep.Point, key string, trust bool) [][]string {
 	var runs [][]string
-	for _, cfg := range cfgs {
-		if fmt.Sprintf("%s %+v", cfg.Model, modelOptions(cfg, trust)) == key {
-			runs = append(runs, runner.UsedLayers(cfg))
+	for _, p := range batch {
+		if modelKey(p.Config, trust) == key {
+			runs = append(runs, runner.UsedLayers(p.Config))
 		}
 	}
 	return runs

@@ -18,6 +18,9 @@ import (
 // main(), so these tests see real exit codes and stderr.
 func TestMain(m *testing.M) {
 	if os.Getenv("RUNNER_AS_MAIN") == "1" {
+		if os.Getenv("RUNNER_TEST_HOLD_LOAD") == "1" {
+			loadModel = holdLoad
+		}
 		main()
 		os.Exit(0)
 	}

@@ -133,6 +133,9 @@ func LoadEnv(src Source, overrides []string, lookup func(string) (string, bool))
 	if err != nil {
 		return Config{}, err
 	}
+	if err := checkBounds(doc); err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", src.Name, err)
+	}
 	for _, b := range Blocks {
 		delete(doc, b)
 	}
@@ -218,6 +221,9 @@ func set(v *viper.Viper, key, val string) error {
 		return fmt.Errorf("value is not valid YAML: %s", oneLine(err))
 	}
 	if err := checkKnown(key); err != nil {
+		return err
+	}
+	if err := checkValue(key, parsed); err != nil {
 		return err
 	}
 	if parsed == nil {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/styletransfer/gostyle/runner/config"
 )
 
 // Point is one experiment of a sweep.
@@ -14,6 +16,9 @@ type Point struct {
 	Vars  []Var  // the varied keys and their values, grid keys then zip keys
 	Dir   string // run folder name under the sweep's output folder
 	ID    string // hash of the resolved config: same id, same experiment
+	// Config is the point's resolved config: the base, the -set flags and
+	// Vars, with Output the sweep's folder and Name set to Dir.
+	Config config.Config
 }
 
 // Var is one varied key's value, as YAML flow text.
@@ -22,9 +27,11 @@ type Var struct {
 }
 
 // Overrides are the point's "key=value" strings, for config -set parsing.
-func (p Point) Overrides() []string {
-	out := make([]string, len(p.Vars))
-	for i, v := range p.Vars {
+func (p Point) Overrides() []string { return overrides(p.Vars) }
+
+func overrides(vars []Var) []string {
+	out := make([]string, len(vars))
+	for i, v := range vars {
 		out[i] = v.Key + "=" + v.Value
 	}
 	return out
@@ -33,70 +40,6 @@ func (p Point) Overrides() []string {
 // String is the line -list prints: index, id and overrides.
 func (p Point) String() string {
 	return fmt.Sprintf("%d %s %s", p.Index, p.ID, strings.Join(p.Overrides(), " "))
-}
-
-// Resolver turns a point's overrides (after the user's -set flags) into the
-// canonical bytes of its resolved config; an error names the bad key. The
-// bytes must not depend on map order or on the run folder's name.
-type Resolver func(overrides []string) ([]byte, error)
-
-// Points expands the spec. Each varied value is first checked on its own
-// (point 0 with that one value swapped in) so a bad key or value is reported
-// against the sweep key that holds it; then every point is resolved for its id.
-func (s Spec) Points(resolve Resolver) ([]Point, error) {
-	n := s.Len()
-	if n > s.MaxPoints {
-		return nil, fmt.Errorf("config %s: key sweep.max_points: the sweep has %d points, more than max_points %d", s.Source, n, s.MaxPoints)
-	}
-	first := s.vars(0)
-	try := func(vars []Var) error {
-		_, err := resolve(Point{Vars: vars}.Overrides())
-		return err
-	}
-	for k, a := range s.Grid {
-		for j, v := range a.Values {
-			vars := append([]Var{}, first...)
-			vars[k].Value = v
-			if err := try(vars); err != nil {
-				return nil, fmt.Errorf("config %s: key sweep.grid.%s, value %d (%s): %w", s.Source, a.Key, j, v, err)
-			}
-		}
-	}
-	if len(s.Zip) > 0 {
-		for j := range s.Zip[0].Values {
-			vars := append([]Var{}, first...)
-			var row []string
-			for k, a := range s.Zip {
-				vars[len(s.Grid)+k].Value = a.Values[j]
-				row = append(row, a.Key+"="+a.Values[j])
-			}
-			if err := try(vars); err != nil {
-				return nil, fmt.Errorf("config %s: key sweep.zip, row %d (%s): %w", s.Source, j, strings.Join(row, " "), err)
-			}
-		}
-	}
-	width := max(3, len(fmt.Sprint(n-1)))
-	points := make([]Point, n)
-	for i := range points {
-		p := Point{Index: i, Vars: s.vars(i)}
-		resolved, err := resolve(p.Overrides())
-		if err != nil {
-			return nil, fmt.Errorf("config %s: sweep point %d (%s): %w", s.Source, i, strings.Join(p.Overrides(), " "), err)
-		}
-		sum := sha256.Sum256(resolved)
-		p.ID = hex.EncodeToString(sum[:6])
-		p.Dir = dirName(i, width, p.Vars)
-		points[i] = p
-	}
-	return points, nil
-}
-
-// Select returns point index of points, or an error naming the range.
-func Select(points []Point, index int) (Point, error) {
-	if index < 0 || index >= len(points) {
-		return Point{}, fmt.Errorf("-index %d: out of range: the sweep has %d points (0..%d)", index, len(points), len(points)-1)
-	}
-	return points[index], nil
 }
 
 // maxDir keeps run folder names readable in a terminal and far below the

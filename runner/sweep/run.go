@@ -30,6 +30,9 @@ type StatusReader func(dir string) (state, id string, err error)
 // PointResult is what running one point reports back.
 type PointResult struct {
 	Interrupted bool // stopped by the context; the point stays unfinished
+	// Busy: another runner holds the point's run folder (a second sweep on
+	// the same output); the point is left to it, not failed.
+	Busy bool
 }
 
 // RunFunc runs one point, writing its run folder.
@@ -39,26 +42,31 @@ type RunFunc func(ctx context.Context, p Point) (PointResult, error)
 type Options struct {
 	Output string       // the sweep folder holding the run folders
 	Status StatusReader // required
-	Index  int          // run only this point; -1: all
+	Total  int          // the sweep's size, for the log lines; 0: len(points)
 	Log    io.Writer    // one line per point; nil: quiet
 }
 
 // Outcome is one point's fate in Run.
 type Outcome struct {
 	Point   Point
-	State   string // Done (ran now), Failed, Interrupted, or "skipped" (done before)
+	State   string // Done (ran now), Failed, Interrupted, Skipped (done before) or Busy
 	Err     error
 	Seconds float64
 }
 
-// Skipped marks a point found done with the same id.
-const Skipped = "skipped"
+// Outcome states besides the run-folder states: a point found done with
+// the same id, and a point another runner holds.
+const (
+	Skipped = "skipped"
+	Busy    = "busy"
+)
 
-// Run runs points in order, or only opts.Index. A point whose run folder is
-// done with the same id is skipped, so re-running a sweep (or a requeued
-// cluster task) costs nothing; failed and unfinished points run again. A
-// failing point does not stop the others; the error at the end names every
-// failed point. A cancelled context stops before the next point.
+// Run runs points in order (a whole sweep, or the one point of -index). A
+// point whose run folder is done with the same id is skipped, so re-running
+// a sweep (or a requeued cluster task) costs nothing; failed and unfinished
+// points run again; a point another runner holds is left to it. A failing
+// point does not stop the others; the error at the end names every failed
+// point. A cancelled context stops before the next point.
 func Run(ctx context.Context, points []Point, run RunFunc, opts Options) ([]Outcome, error) {
 	if opts.Status == nil {
 		return nil, errors.New("sweep: no status reader")
@@ -67,14 +75,11 @@ func Run(ctx context.Context, points []Point, run RunFunc, opts Options) ([]Outc
 	if log == nil {
 		log = io.Discard
 	}
-	todo := points
-	if opts.Index >= 0 {
-		p, err := Select(points, opts.Index)
-		if err != nil {
-			return nil, err
-		}
-		todo = []Point{p}
+	total := opts.Total
+	if total == 0 {
+		total = len(points)
 	}
+	todo := points
 	var outcomes []Outcome
 	var failed []string
 	for _, p := range todo {
@@ -95,7 +100,7 @@ func Run(ctx context.Context, points []Point, run RunFunc, opts Options) ([]Outc
 			failed = append(failed, fmt.Sprintf("%d (%s)", p.Index, p.Dir))
 			continue
 		}
-		fmt.Fprintf(log, "point %d/%d %s: %s\n", p.Index, len(points), p.Dir, strings.Join(p.Overrides(), " "))
+		fmt.Fprintf(log, "point %d/%d %s: %s\n", p.Index, total, p.Dir, strings.Join(p.Overrides(), " "))
 		start := time.Now()
 		res, err := run(ctx, p)
 		o := Outcome{Point: p, State: Done, Err: err, Seconds: time.Since(start).Seconds()}
@@ -109,6 +114,9 @@ func Run(ctx context.Context, points []Point, run RunFunc, opts Options) ([]Outc
 		case res.Interrupted:
 			o.State = Interrupted
 			fmt.Fprintf(log, "point %d %s: interrupted\n", p.Index, p.Dir)
+		case res.Busy:
+			o.State = Busy
+			fmt.Fprintf(log, "point %d %s: another runner holds it; left to that one\n", p.Index, p.Dir)
 		}
 		outcomes = append(outcomes, o)
 		if o.State == Interrupted {

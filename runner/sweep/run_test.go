@@ -90,10 +90,10 @@ func TestRunResumesAndReportsFailures(t *testing.T) {
 	p := mustLoad(t, base+"sweep:\n  grid:\n    seed: [1, 2, 3, 4]\n")
 	out := t.TempDir()
 	l := &runLog{out: out, fail: map[int]bool{1: true, 3: true}}
-	opts := Options{Output: out, Status: markerReader, Index: -1}
-	outcomes, err := Run(context.Background(), p.Points, l.run(t), opts)
+	opts := Options{Output: out, Status: markerReader}
+	outcomes, err := Run(context.Background(), all(t, p), l.run(t), opts)
 	if err == nil || !strings.Contains(err.Error(), "2 of 4 points failed") ||
-		!strings.Contains(err.Error(), "1 ("+p.Points[1].Dir+")") || !strings.Contains(err.Error(), "3 ("+p.Points[3].Dir+")") {
+		!strings.Contains(err.Error(), "1 ("+all(t, p)[1].Dir+")") || !strings.Contains(err.Error(), "3 ("+all(t, p)[3].Dir+")") {
 		t.Fatalf("error %v: want one naming points 1 and 3", err)
 	}
 	if fmt.Sprint(l.ran) != "[0 1 2 3]" || len(outcomes) != 4 || outcomes[1].State != Failed || outcomes[2].State != Done {
@@ -102,21 +102,21 @@ func TestRunResumesAndReportsFailures(t *testing.T) {
 
 	// Again: done points are skipped, failed ones rerun.
 	l.ran, l.fail = nil, nil
-	outcomes, err = Run(context.Background(), p.Points, l.run(t), opts)
+	outcomes, err = Run(context.Background(), all(t, p), l.run(t), opts)
 	if err != nil || fmt.Sprint(l.ran) != "[1 3]" || outcomes[0].State != Skipped || outcomes[1].State != Done {
 		t.Fatalf("second run: ran %v, err %v, outcomes %+v; want only 1 and 3 rerun", l.ran, err, outcomes)
 	}
 	// Once more: nothing to do.
 	l.ran = nil
-	if _, err := Run(context.Background(), p.Points, l.run(t), opts); err != nil || len(l.ran) != 0 {
+	if _, err := Run(context.Background(), all(t, p), l.run(t), opts); err != nil || len(l.ran) != 0 {
 		t.Fatalf("third run ran %v (err %v), want nothing", l.ran, err)
 	}
 
 	// A folder done with another config (the sweep changed) runs again,
 	// and so do running or interrupted ones.
-	os.WriteFile(filepath.Join(out, p.Points[2].Dir, "status"), []byte("done 000000000000"), 0o644)
-	os.WriteFile(filepath.Join(out, p.Points[0].Dir, "status"), []byte("interrupted "+p.Points[0].ID), 0o644)
-	if _, err := Run(context.Background(), p.Points, l.run(t), opts); err != nil || fmt.Sprint(l.ran) != "[0 2]" {
+	os.WriteFile(filepath.Join(out, all(t, p)[2].Dir, "status"), []byte("done 000000000000"), 0o644)
+	os.WriteFile(filepath.Join(out, all(t, p)[0].Dir, "status"), []byte("interrupted "+all(t, p)[0].ID), 0o644)
+	if _, err := Run(context.Background(), all(t, p), l.run(t), opts); err != nil || fmt.Sprint(l.ran) != "[0 2]" {
 		t.Fatalf("ran %v (err %v), want the interrupted point 0 and the stale point 2", l.ran, err)
 	}
 }
@@ -125,18 +125,18 @@ func TestRunIndex(t *testing.T) {
 	p := mustLoad(t, base+"sweep:\n  grid:\n    seed: [1, 2, 3]\n")
 	out := t.TempDir()
 	l := &runLog{out: out}
-	opts := Options{Output: out, Status: markerReader, Index: 2}
-	if _, err := Run(context.Background(), p.Points, l.run(t), opts); err != nil || fmt.Sprint(l.ran) != "[2]" {
+	opts := Options{Output: out, Status: markerReader, Total: p.Len()}
+	pt, err := p.Point(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), []Point{pt}, l.run(t), opts); err != nil || fmt.Sprint(l.ran) != "[2]" {
 		t.Fatalf("-index 2 ran %v, err %v", l.ran, err)
 	}
 	l.ran = nil
-	o, err := Run(context.Background(), p.Points, l.run(t), opts)
+	o, err := Run(context.Background(), []Point{pt}, l.run(t), opts)
 	if err != nil || len(l.ran) != 0 || o[0].State != Skipped {
 		t.Fatalf("-index 2 again ran %v (err %v, %+v): a done point is a no-op", l.ran, err, o)
-	}
-	opts.Index = 3
-	if _, err := Run(context.Background(), p.Points, l.run(t), opts); err == nil || !strings.Contains(err.Error(), "-index 3: out of range") {
-		t.Fatalf("-index 3 of 3: %v", err)
 	}
 }
 
@@ -150,19 +150,37 @@ func TestRunStopsWhenCancelled(t *testing.T) {
 		cancel() // SIGTERM arrives during point 0
 		return PointResult{Interrupted: true}, nil
 	}
-	_, err := Run(ctx, p.Points, run, Options{Output: out, Status: markerReader, Index: -1})
+	_, err := Run(ctx, all(t, p), run, Options{Output: out, Status: markerReader})
 	if !errors.Is(err, context.Canceled) || fmt.Sprint(ran) != "[0]" {
 		t.Fatalf("ran %v, err %v: want a stop after point 0", ran, err)
+	}
+}
+
+// Issue 26 point 6: a point another runner holds (two sweeps on one
+// output) is left to it, not counted failed.
+func TestRunLeavesBusyPointsToTheirRunner(t *testing.T) {
+	p := mustLoad(t, base+"sweep:\n  grid:\n    seed: [1, 2, 3]\n")
+	out := t.TempDir()
+	l := &runLog{out: out}
+	run := func(ctx context.Context, pt Point) (PointResult, error) {
+		if pt.Index == 1 {
+			return PointResult{Busy: true}, nil
+		}
+		return l.run(t)(ctx, pt)
+	}
+	o, err := Run(context.Background(), all(t, p), run, Options{Output: out, Status: markerReader})
+	if err != nil || fmt.Sprint(l.ran) != "[0 2]" || o[1].State != Busy {
+		t.Fatalf("ran %v, err %v, outcomes %+v: want points 0 and 2 run, 1 busy, no error", l.ran, err, o)
 	}
 }
 
 func TestRunUnreadableMarkerFailsThatPoint(t *testing.T) {
 	p := mustLoad(t, base+"sweep:\n  grid:\n    seed: [1, 2]\n")
 	out := t.TempDir()
-	os.MkdirAll(filepath.Join(out, p.Points[0].Dir), 0o755)
-	os.WriteFile(filepath.Join(out, p.Points[0].Dir, "status"), []byte("garbage"), 0o644)
+	os.MkdirAll(filepath.Join(out, all(t, p)[0].Dir), 0o755)
+	os.WriteFile(filepath.Join(out, all(t, p)[0].Dir, "status"), []byte("garbage"), 0o644)
 	l := &runLog{out: out}
-	_, err := Run(context.Background(), p.Points, l.run(t), Options{Output: out, Status: markerReader, Index: -1})
+	_, err := Run(context.Background(), all(t, p), l.run(t), Options{Output: out, Status: markerReader})
 	if err == nil || !strings.Contains(err.Error(), "1 of 2 points failed: 0 (") || fmt.Sprint(l.ran) != "[1]" {
 		t.Fatalf("ran %v, err %v", l.ran, err)
 	}

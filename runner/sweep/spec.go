@@ -10,8 +10,10 @@ package sweep
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/styletransfer/gostyle/runner/config"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -19,9 +21,9 @@ import (
 // multiplies a grid should fail before it queues thousands of runs.
 const DefaultMaxPoints = 1000
 
-// Blocks that belong to the sweep rather than to one experiment; they are
-// cut from the config before each point is resolved.
-var blocks = []string{"sweep", "slurm", "k8s"}
+// MaxValues bounds one axis: a list longer than this is refused before
+// anything is resolved (a sweep of more points needs sweep.max_points too).
+const MaxValues = 10000
 
 // Spec is a parsed sweep block plus the rest of the config.
 type Spec struct {
@@ -30,9 +32,11 @@ type Spec struct {
 	Grid      []Axis // Cartesian product, first key slowest
 	Zip       []Axis // varied together, equal lengths
 	MaxPoints int
-	Base      []byte // the config without its sweep, slurm and k8s blocks
+	Base      []byte // the config without its sweep, slurm and k8s blocks (config.Blocks)
 	Slurm     Slurm
 	K8s       K8s
+
+	sets map[string]bool // sweep keys given by -set, for error messages
 }
 
 // Axis is one varied key and its values, each rendered as YAML flow text
@@ -73,10 +77,14 @@ type K8s struct {
 
 // Parse reads the sweep, slurm and k8s blocks of a config file. A config
 // without a sweep block is an error: it is one experiment, not a sweep.
-func Parse(name string, data []byte) (Spec, error) {
-	s := Spec{Source: name, Name: baseName(name), MaxPoints: DefaultMaxPoints}
+// sets are the user's -set flags: those of the sweep block
+// ("sweep.grid.KEY=[...]", "sweep.zip.KEY=[...]", "sweep.max_points=N",
+// "sweep.name=N") change it first, and an error in a value they gave names
+// the -set; one of a swept key replaces that axis (see Load).
+func Parse(name string, data []byte, sets ...string) (Spec, error) {
+	s := Spec{Source: name, Name: baseName(name), MaxPoints: DefaultMaxPoints, sets: map[string]bool{}}
 	fail := func(key, format string, args ...any) (Spec, error) {
-		return Spec{}, fmt.Errorf("config %s: key %s: %s", name, key, fmt.Sprintf(format, args...))
+		return Spec{}, fmt.Errorf("%s: key %s: %s", s.origin(key), key, fmt.Sprintf(format, args...))
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -103,14 +111,26 @@ func Parse(name string, data []byte) (Spec, error) {
 	if sw.Kind != yaml.MappingNode {
 		return fail("sweep", "want a map with grid: and/or zip:")
 	}
+	var cfgSets []string
+	for _, set := range sets {
+		if !isSweepSet(set) {
+			cfgSets = append(cfgSets, set)
+			continue
+		}
+		key, err := applySet(sw, set)
+		if err != nil {
+			return Spec{}, err
+		}
+		s.sets[key] = true
+	}
 	for i := 0; i+1 < len(sw.Content); i += 2 {
 		k, v := sw.Content[i].Value, sw.Content[i+1]
 		var err error
 		switch k {
 		case "grid":
-			s.Grid, err = axes("sweep.grid", v)
+			s.Grid, err = s.axes("sweep.grid", v)
 		case "zip":
-			s.Zip, err = axes("sweep.zip", v)
+			s.Zip, err = s.axes("sweep.zip", v)
 		case "max_points":
 			if v.Kind != yaml.ScalarNode || v.Decode(&s.MaxPoints) != nil || s.MaxPoints < 1 {
 				return fail("sweep.max_points", "want a whole number >= 1, got %s", show(v))
@@ -124,14 +144,19 @@ func Parse(name string, data []byte) (Spec, error) {
 			return fail("sweep."+k, "unknown key (known: grid, zip, max_points, name)")
 		}
 		if err != nil {
-			return Spec{}, fmt.Errorf("config %s: %w", name, err)
+			return Spec{}, err
 		}
 	}
 	if len(s.Grid) == 0 && len(s.Zip) == 0 {
 		return fail("sweep", "no grid: or zip: keys to vary")
 	}
-	if err := checkAxes(s); err != nil {
-		return Spec{}, fmt.Errorf("config %s: %w", name, err)
+	if err := s.checkAxes(); err != nil {
+		return Spec{}, err
+	}
+	for _, set := range cfgSets {
+		if err := s.override(set); err != nil {
+			return Spec{}, err
+		}
 	}
 	if n := s.Len(); n > s.MaxPoints {
 		return fail("sweep.max_points", "the sweep has %d points, more than max_points %d (raise sweep.max_points if you mean it)", n, s.MaxPoints)
@@ -156,42 +181,96 @@ func Parse(name string, data []byte) (Spec, error) {
 	return s, nil
 }
 
-func isBlock(k string) bool {
-	for _, b := range blocks {
-		if k == b {
-			return true
-		}
+func isBlock(k string) bool { return slices.Contains(config.Blocks, k) }
+
+// applySet puts one "sweep.PART[.KEY]=value" override into the sweep block
+// and returns the key as typed (lower case).
+func applySet(sw *yaml.Node, set string) (string, error) {
+	k, val, _ := strings.Cut(set, "=")
+	key := strings.ToLower(strings.TrimSpace(k))
+	part, axis, _ := strings.Cut(strings.TrimPrefix(key, "sweep."), ".")
+	path := []string{part}
+	switch {
+	case (part == "grid" || part == "zip") && axis != "":
+		path = append(path, axis)
+	case (part == "max_points" || part == "name") && axis == "":
+	default:
+		return "", fmt.Errorf("-set %s: not a sweep key (known: sweep.grid.KEY, sweep.zip.KEY, sweep.max_points, sweep.name)", key)
 	}
-	return false
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(val), &doc); err != nil {
+		return "", fmt.Errorf("-set %s: value is not valid YAML: %s", key, oneLine(err))
+	}
+	value := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null"}
+	if len(doc.Content) > 0 {
+		value = doc.Content[0]
+	}
+	cur := sw
+	for i, name := range path {
+		var next *yaml.Node
+		for j := 0; j+1 < len(cur.Content); j += 2 {
+			if strings.ToLower(strings.TrimSpace(cur.Content[j].Value)) == name {
+				next = cur.Content[j+1]
+				if i == len(path)-1 {
+					cur.Content[j+1] = value
+				}
+			}
+		}
+		switch {
+		case i == len(path)-1:
+			if next == nil {
+				cur.Content = append(cur.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: name}, value)
+			}
+		case next == nil:
+			next = &yaml.Node{Kind: yaml.MappingNode}
+			cur.Content = append(cur.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: name}, next)
+		case next.Kind != yaml.MappingNode:
+			return "", fmt.Errorf("-set %s: sweep.%s is %s in the config, not a map", key, name, show(next))
+		}
+		cur = next
+	}
+	return key, nil
+}
+
+// origin says where a sweep key's value came from: "-set KEY" or the config.
+func (s Spec) origin(key string) string {
+	if s.sets[key] {
+		return "-set " + key
+	}
+	return "config " + s.Source
 }
 
 // axes reads key -> list of values, in file order.
-func axes(where string, n *yaml.Node) ([]Axis, error) {
+func (s Spec) axes(where string, n *yaml.Node) ([]Axis, error) {
 	if n.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("key %s: want a map of config key -> list of values, got %s", where, show(n))
+		return nil, fmt.Errorf("%s: key %s: want a map of config key -> list of values, got %s", s.origin(where), where, show(n))
 	}
 	if len(n.Content) == 0 {
-		return nil, fmt.Errorf("key %s: empty: name at least one key with a list of values", where)
+		return nil, fmt.Errorf("%s: key %s: empty: name at least one key with a list of values", s.origin(where), where)
 	}
 	var out []Axis
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		key := strings.ToLower(strings.TrimSpace(n.Content[i].Value))
 		v := n.Content[i+1]
 		at := where + "." + key
-		if key == "" {
-			return nil, fmt.Errorf("key %s: empty key name", where)
+		fail := func(format string, args ...any) ([]Axis, error) {
+			return nil, fmt.Errorf("%s: key %s: %s", s.origin(at), at, fmt.Sprintf(format, args...))
 		}
-		if v.Kind != yaml.SequenceNode {
-			return nil, fmt.Errorf("key %s: want a list of values, got %s", at, show(v))
-		}
-		if len(v.Content) == 0 {
-			return nil, fmt.Errorf("key %s: empty list: give at least one value", at)
+		switch {
+		case key == "":
+			return nil, fmt.Errorf("config %s: key %s: empty key name", s.Source, where)
+		case v.Kind != yaml.SequenceNode:
+			return fail("want a list of values, got %s", show(v))
+		case len(v.Content) == 0:
+			return fail("empty list: give at least one value")
+		case len(v.Content) > MaxValues:
+			return fail("a list of %d values, more than the bound %d", len(v.Content), MaxValues)
 		}
 		a := Axis{Key: key}
 		for j, e := range v.Content {
 			text, err := flow(e)
 			if err != nil {
-				return nil, fmt.Errorf("key %s[%d]: %w", at, j, err)
+				return nil, fmt.Errorf("%s: key %s[%d]: %w", s.origin(at), at, j, err)
 			}
 			a.Values = append(a.Values, text)
 		}
@@ -201,29 +280,83 @@ func axes(where string, n *yaml.Node) ([]Axis, error) {
 }
 
 // checkAxes rejects a key varied twice and zip lists of unequal length.
-func checkAxes(s Spec) error {
+func (s Spec) checkAxes() error {
 	seen := map[string]string{}
 	for _, g := range []struct {
 		where string
 		axes  []Axis
 	}{{"sweep.grid", s.Grid}, {"sweep.zip", s.Zip}} {
 		for _, a := range g.axes {
+			at := g.where + "." + a.Key
 			if prev, ok := seen[a.Key]; ok {
-				return fmt.Errorf("key %s.%s: %s is already varied in %s", g.where, a.Key, a.Key, prev)
+				return fmt.Errorf("%s: key %s: %s is already varied in %s", s.origin(at), at, a.Key, prev)
 			}
 			seen[a.Key] = g.where
 			if a.Key == "output" || a.Key == "name" || isBlock(a.Key) {
-				return fmt.Errorf("key %s.%s: cannot be varied (the sweep owns the output folder and the run folder names)", g.where, a.Key)
+				return fmt.Errorf("%s: key %s: cannot be varied (the sweep owns the output folder and the run folder names)", s.origin(at), at)
 			}
 		}
 	}
 	for _, a := range s.Zip[min(1, len(s.Zip)):] {
-		if len(a.Values) != len(s.Zip[0].Values) {
-			return fmt.Errorf("key sweep.zip.%s: has %d values but sweep.zip.%s has %d: zipped lists must have equal lengths",
-				a.Key, len(a.Values), s.Zip[0].Key, len(s.Zip[0].Values))
+		if ref := s.Zip[0]; len(a.Values) != len(ref.Values) {
+			if s.sets["sweep.zip."+ref.Key] { // name the list the user typed
+				a, ref = ref, a
+			}
+			at := "sweep.zip." + a.Key
+			return fmt.Errorf("%s: key %s: has %d values but sweep.zip.%s has %d: zipped lists must have equal lengths",
+				s.origin(at), at, len(a.Values), ref.Key, len(ref.Values))
 		}
 	}
 	return nil
+}
+
+// axisKey is the sweep key that varies config key k ("sweep.grid.k"), or "".
+func (s Spec) axisKey(k string) string {
+	for _, a := range s.Grid {
+		if a.Key == k {
+			return "sweep.grid." + k
+		}
+	}
+	for _, a := range s.Zip {
+		if a.Key == k {
+			return "sweep.zip." + k
+		}
+	}
+	return ""
+}
+
+// isSweepSet reports whether a -set names a key of the sweep block.
+func isSweepSet(set string) bool {
+	key, _, _ := strings.Cut(set, "=")
+	k := strings.ToLower(strings.TrimSpace(key))
+	return k == "sweep" || strings.HasPrefix(k, "sweep.")
+}
+
+// override applies a -set of a config key: a swept key loses its axis; one
+// entry of a swept map key is refused.
+func (s *Spec) override(set string) error {
+	key, _, _ := strings.Cut(set, "=")
+	key = strings.ToLower(strings.TrimSpace(key))
+	if s.drop(key) {
+		return nil
+	}
+	for _, k := range s.Keys() {
+		if strings.HasPrefix(key, k+".") {
+			return fmt.Errorf("-set %s: %s is swept (%s); set the whole key to replace that axis", key, k, s.axisKey(k))
+		}
+	}
+	return nil
+}
+
+// drop removes config key k's axis, reporting whether k was varied.
+func (s *Spec) drop(k string) bool {
+	if s.axisKey(k) == "" {
+		return false
+	}
+	del := func(a Axis) bool { return a.Key == k }
+	s.Grid = slices.DeleteFunc(s.Grid, del)
+	s.Zip = slices.DeleteFunc(s.Zip, del)
+	return true
 }
 
 // flow renders a value as one line of YAML flow text: lists as [a, b],
@@ -297,8 +430,10 @@ func (s Spec) Keys() []string {
 	return keys
 }
 
-// vars returns point i's key/value pairs. The grid's first key varies
-// slowest and the zip varies fastest, as nested loops written in file order.
+// vars returns point i's key/value pairs: i read as a mixed-radix number
+// whose digits are the axes' value indexes, so any point costs the same
+// whatever the sweep's size. The grid's first key varies slowest and the
+// zip (one digit for all its keys) fastest, as nested loops in file order.
 func (s Spec) vars(i int) []Var {
 	out := make([]Var, len(s.Grid)+len(s.Zip))
 	rest := i
@@ -314,6 +449,15 @@ func (s Spec) vars(i int) []Var {
 		a := s.Grid[k]
 		out[k] = Var{a.Key, a.Values[rest%len(a.Values)]}
 		rest /= len(a.Values)
+	}
+	return out
+}
+
+// zipRow is vars with the zip's keys set to row j.
+func (s Spec) zipRow(vars []Var, j int) []Var {
+	out := append([]Var{}, vars...)
+	for k, a := range s.Zip {
+		out[len(s.Grid)+k].Value = a.Values[j]
 	}
 	return out
 }

@@ -17,22 +17,22 @@ import (
 func TestSummaryFromRunFolders(t *testing.T) {
 	p := mustLoad(t, base+"sweep:\n  grid:\n    style_weight: [5, 50]\n    seed: [1, 2]\n")
 	out := t.TempDir()
-	fixtureRun(t, filepath.Join(out, p.Points[0].Dir), Done, p.Points[0].ID, 4, color.RGBA{255, 0, 0, 255})
-	fixtureRun(t, filepath.Join(out, p.Points[1].Dir), Done, "0123456789ab", 8, color.RGBA{0, 0, 255, 255})
-	fixtureRun(t, filepath.Join(out, p.Points[2].Dir), Running, p.Points[2].ID, 2, color.RGBA{0, 255, 0, 255})
+	fixtureRun(t, filepath.Join(out, all(t, p)[0].Dir), Done, all(t, p)[0].ID, 4, color.RGBA{255, 0, 0, 255})
+	fixtureRun(t, filepath.Join(out, all(t, p)[1].Dir), Done, "0123456789ab", 8, color.RGBA{0, 0, 255, 255})
+	fixtureRun(t, filepath.Join(out, all(t, p)[2].Dir), Running, all(t, p)[2].ID, 2, color.RGBA{0, 255, 0, 255})
 	// A running point's metrics end in half a line: it is ignored.
-	f, _ := os.OpenFile(filepath.Join(out, p.Points[2].Dir, "metrics.csv"), os.O_APPEND|os.O_WRONLY, 0)
+	f, _ := os.OpenFile(filepath.Join(out, all(t, p)[2].Dir, "metrics.csv"), os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString("3,2.7")
 	f.Close()
-	os.Remove(filepath.Join(out, p.Points[2].Dir, "final.png"))
+	os.Remove(filepath.Join(out, all(t, p)[2].Dir, "final.png"))
 
-	rows, err := Summarize(out, p.Points, markerReader)
+	rows, err := Summarize(out, all(t, p), markerReader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantStatus := []string{Done, Stale, Running, Missing}
 	for i, r := range rows {
-		if r.Status != wantStatus[i] || r.Index != i || r.ID != p.Points[i].ID || r.Dir != p.Points[i].Dir {
+		if r.Status != wantStatus[i] || r.Index != i || r.ID != all(t, p)[i].ID || r.Dir != all(t, p)[i].Dir {
 			t.Errorf("row %d: %+v, want status %s", i, r, wantStatus[i])
 		}
 	}
@@ -44,7 +44,7 @@ func TestSummaryFromRunFolders(t *testing.T) {
 		math.Abs(r.Seconds-3) > 1e-9 || math.Abs(r.SecondsPerIteration-0.25) > 1e-9 {
 		t.Errorf("row 0 numbers: %+v", r)
 	}
-	if r.Weights != "random (he-normal seed 0), avg pooling" || r.Final != p.Points[0].Dir+"/final.png" {
+	if r.Weights != "random (he-normal seed 0), avg pooling" || r.Final != all(t, p)[0].Dir+"/final.png" {
 		t.Errorf("row 0 weights %q final %q", r.Weights, r.Final)
 	}
 	if rows[2].Iterations != 2 || rows[2].Final != "" || rows[3].Total != nil {
@@ -65,7 +65,7 @@ func TestSummaryFromRunFolders(t *testing.T) {
 	if strings.Join(recs[0], ",") != "index,id,dir,overrides,status,iterations,total,content,style,tv,seconds,seconds_per_iteration,weights" {
 		t.Errorf("header %q", recs[0])
 	}
-	if got := strings.Join(recs[1], "|"); got != "0|"+p.Points[0].ID+"|"+p.Points[0].Dir+"|style_weight=5 seed=1|done|4|20|2|16|2|3.000|0.2500|random (he-normal seed 0), avg pooling" {
+	if got := strings.Join(recs[1], "|"); got != "0|"+all(t, p)[0].ID+"|"+all(t, p)[0].Dir+"|style_weight=5 seed=1|done|4|20|2|16|2|3.000|0.2500|random (he-normal seed 0), avg pooling" {
 		t.Errorf("row 0: %s", got)
 	}
 	if recs[4][4] != Missing || recs[4][6] != "" {
@@ -93,10 +93,10 @@ func TestSummaryFromRunFolders(t *testing.T) {
 func TestSummaryRejectsMetricsWithoutAColumn(t *testing.T) {
 	p := mustLoad(t, base+"sweep:\n  grid:\n    seed: [1]\n")
 	out := t.TempDir()
-	dir := filepath.Join(out, p.Points[0].Dir)
-	fixtureRun(t, dir, Done, p.Points[0].ID, 2, color.White)
+	dir := filepath.Join(out, all(t, p)[0].Dir)
+	fixtureRun(t, dir, Done, all(t, p)[0].ID, 2, color.White)
 	os.WriteFile(filepath.Join(dir, "metrics.csv"), []byte("iteration,total\n0,1\n"), 0o644)
-	_, err := Summarize(out, p.Points, markerReader)
+	_, err := Summarize(out, all(t, p), markerReader)
 	if err == nil || !strings.Contains(err.Error(), `no "content" column`) || !strings.Contains(err.Error(), "metrics.csv") {
 		t.Fatalf("err %v", err)
 	}
@@ -107,14 +107,14 @@ func TestContactSheet(t *testing.T) {
 	out := t.TempDir()
 	colours := []color.RGBA{{255, 0, 0, 255}, {0, 0, 255, 255}, {0, 160, 0, 255}}
 	for i, c := range colours {
-		fixtureRun(t, filepath.Join(out, p.Points[i].Dir), Done, p.Points[i].ID, 3, c)
+		fixtureRun(t, filepath.Join(out, all(t, p)[i].Dir), Done, all(t, p)[i].ID, 3, c)
 	}
-	rows, err := Summarize(out, p.Points, markerReader)
+	rows, err := Summarize(out, all(t, p), markerReader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := DefaultSheet
-	if err := s.WriteContactSheet(out, p.Spec, p.Points, rows); err != nil {
+	if err := s.WriteContactSheet(out, p.Spec, all(t, p), rows); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(filepath.Join(out, ContactSheet))
@@ -168,12 +168,12 @@ func TestContactSheet(t *testing.T) {
 
 func TestGridOfAZipIsOneRow(t *testing.T) {
 	p := mustLoad(t, base+"sweep:\n  zip:\n    seed: [1, 2, 3]\n    noise_ratio: [0.1, 0.2, 0.3]\n")
-	rows, cols, cells := Grid(p.Spec, p.Points)
+	rows, cols, cells := Grid(p.Spec, all(t, p))
 	if len(rows) != 1 || len(cols) != 3 || cols[2] != "seed=3\nnoise_ratio=0.3" || cells[0][1] != 1 {
 		t.Fatalf("rows %q cols %q cells %v", rows, cols, cells)
 	}
 	p = mustLoad(t, base+"sweep:\n  grid:\n    content: [a/x.jpg, a/y.jpg]\n  zip:\n    seed: [1, 2, 3]\n    noise_ratio: [0.1, 0.2, 0.3]\n")
-	rows, cols, cells = Grid(p.Spec, p.Points)
+	rows, cols, cells = Grid(p.Spec, all(t, p))
 	if len(rows) != 2 || rows[1] != "content=y" || len(cols) != 3 || cells[1][2] != 5 {
 		t.Fatalf("rows %q cols %q cells %v", rows, cols, cells)
 	}
@@ -184,13 +184,13 @@ func TestContactSheetOfAZip(t *testing.T) {
 	p := mustLoad(t, base+"sweep:\n  zip:\n    seed: [1, 2, 3]\n    noise_ratio: [0.1, 0.2, 0.3]\n")
 	out := t.TempDir()
 	for i := range 3 {
-		fixtureRun(t, filepath.Join(out, p.Points[i].Dir), Done, p.Points[i].ID, 2, color.RGBA{uint8(80 * i), 0, 0, 255})
+		fixtureRun(t, filepath.Join(out, all(t, p)[i].Dir), Done, all(t, p)[i].ID, 2, color.RGBA{uint8(80 * i), 0, 0, 255})
 	}
-	rows, err := Summarize(out, p.Points, markerReader)
+	rows, err := Summarize(out, all(t, p), markerReader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := DefaultSheet.WriteContactSheet(out, p.Spec, p.Points, rows); err != nil {
+	if err := DefaultSheet.WriteContactSheet(out, p.Spec, all(t, p), rows); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(filepath.Join(out, ContactSheet))

@@ -70,10 +70,13 @@ func IsSweep(data []byte) bool {
 	return ok
 }
 
-// RunPoint runs one point's experiment; cfg is the point's resolved config
-// with Name set to its run folder. It returns Interrupted when the context
-// stopped it, and must leave the run folder's status marker set.
-type RunPoint func(ctx context.Context, cfg config.Config, p sweep.Point) (sweep.PointResult, error)
+// RunPoint runs one point's experiment: p.Config is its resolved config,
+// Name set to its run folder. batch is every point this invocation runs
+// (the whole sweep, or the one of -index), so that a model loaded once can
+// be prepared for all the points sharing it. It returns Interrupted when
+// the context stopped it and Busy when another runner holds the point's
+// folder, and must leave the run folder's status marker set.
+type RunPoint func(ctx context.Context, p sweep.Point, batch []sweep.Point) (sweep.PointResult, error)
 
 // Env is what the command line hands over.
 type Env struct {
@@ -88,7 +91,9 @@ type Env struct {
 }
 
 // Main does what the flags ask of a sweep config. Without an action flag it
-// runs every point, then writes the summary and the contact sheet.
+// runs every point, then writes the summary and the contact sheet. -list
+// and -index compute only the points they print or run, so they cost the
+// same for any sweep size; -list stops when ctx is done.
 func (f Flags) Main(ctx context.Context, e Env) error {
 	if n := count(f.List, f.Summary, f.Status, f.Slurm || f.SlurmDryRun, f.K8s, f.Index >= 0); n > 1 {
 		return errors.New("-list, -index, -summary, -status, -slurm/-slurm-dry-run and -k8s: give one at a time")
@@ -102,22 +107,26 @@ func (f Flags) Main(ctx context.Context, e Env) error {
 	}
 	switch {
 	case f.List:
-		for _, p := range plan.Points {
-			fmt.Fprintf(e.Stdout, "%d\t%s\t%s\n", p.Index, p.ID, strings.Join(p.Overrides(), " "))
-		}
-		return nil
+		return plan.Each(ctx, func(p sweep.Point) error {
+			_, err := fmt.Fprintf(e.Stdout, "%d\t%s\t%s\n", p.Index, p.ID, strings.Join(p.Overrides(), " "))
+			return err
+		})
 	case f.Status:
-		rows, err := sweep.Summarize(plan.Output, plan.Points, e.Status)
+		points, err := plan.All(ctx)
+		if err != nil {
+			return err
+		}
+		rows, err := sweep.Summarize(plan.Output, points, e.Status)
 		if err != nil {
 			return err
 		}
 		return sweep.Table(e.Stdout, rows)
 	case f.Summary:
-		return summarize(plan, e, true)
+		return summarize(ctx, plan, e, true)
 	case f.Slurm || f.SlurmDryRun:
 		return f.slurm(ctx, plan, e)
 	case f.K8s:
-		m, err := k8s.Manifest(k8s.Job{Name: plan.Spec.Name, Points: len(plan.Points), Args: taskArgs(e, false), Output: plan.Output, Block: plan.Spec.K8s})
+		m, err := k8s.Manifest(k8s.Job{Name: plan.Spec.Name, Points: plan.Len(), Args: taskArgs(e, false), Output: plan.Output, Block: plan.Spec.K8s})
 		if err != nil {
 			return err
 		}
@@ -127,24 +136,32 @@ func (f Flags) Main(ctx context.Context, e Env) error {
 	if e.Run == nil {
 		return errors.New("sweep: no runner")
 	}
+	var batch []sweep.Point
 	if f.Index >= 0 { // refused before anything is written (the summary below would be)
-		if _, err := sweep.Select(plan.Points, f.Index); err != nil {
+		p, err := plan.Point(f.Index)
+		if err != nil {
 			return err
 		}
+		batch = []sweep.Point{p}
+	} else if batch, err = plan.All(ctx); err != nil {
+		return err
 	}
-	run := func(ctx context.Context, p sweep.Point) (sweep.PointResult, error) {
-		return e.Run(ctx, plan.Configs[p.Index], p)
-	}
-	outcomes, runErr := sweep.Run(ctx, plan.Points, run, sweep.Options{Output: plan.Output, Status: e.Status, Index: f.Index, Log: e.Stdout})
+	run := func(ctx context.Context, p sweep.Point) (sweep.PointResult, error) { return e.Run(ctx, p, batch) }
+	outcomes, runErr := sweep.Run(ctx, batch, run, sweep.Options{Output: plan.Output, Status: e.Status, Total: plan.Len(), Log: e.Stdout})
 	if errors.Is(runErr, context.Canceled) {
 		return runErr
 	}
-	if f.Index >= 0 && runErr == nil && len(outcomes) == 1 && outcomes[0].State == sweep.Skipped {
-		return nil // a requeued task whose point is done: nothing changed
+	if f.Index >= 0 && runErr == nil && len(outcomes) == 1 && outcomes[0].State != sweep.Done {
+		return nil // a requeued task whose point is done, or another runner's: nothing changed
 	}
 	// Each finished task rebuilds the summary, so after a cluster run the
-	// last task to end leaves a complete one (-summary rebuilds it anyway).
-	if err := summarize(plan, e, f.Index < 0); err != nil {
+	// last task to end leaves a complete one (-summary rebuilds it anyway);
+	// in a sweep too large for that to be cheap, -summary alone does.
+	if f.Index >= 0 && plan.Len() > sweep.DefaultMaxPoints {
+		fmt.Fprintf(e.Stdout, "summary: not rebuilt by one task of %d points; run -summary when the sweep ends\n", plan.Len())
+		return runErr
+	}
+	if err := summarize(ctx, plan, e, f.Index < 0); err != nil {
 		return errors.Join(runErr, err)
 	}
 	return runErr
@@ -152,15 +169,19 @@ func (f Flags) Main(ctx context.Context, e Env) error {
 
 // summarize writes summary.csv, summary.json and contact-sheet.png; verbose
 // prints the table too.
-func summarize(plan sweep.Plan, e Env, verbose bool) error {
-	rows, err := sweep.Summarize(plan.Output, plan.Points, e.Status)
+func summarize(ctx context.Context, plan sweep.Plan, e Env, verbose bool) error {
+	points, err := plan.All(ctx)
+	if err != nil {
+		return err
+	}
+	rows, err := sweep.Summarize(plan.Output, points, e.Status)
 	if err != nil {
 		return err
 	}
 	if err := sweep.WriteSummary(plan.Output, rows); err != nil {
 		return err
 	}
-	if err := sweep.DefaultSheet.WriteContactSheet(plan.Output, plan.Spec, plan.Points, rows); err != nil {
+	if err := sweep.DefaultSheet.WriteContactSheet(plan.Output, plan.Spec, points, rows); err != nil {
 		return err
 	}
 	if verbose {
@@ -182,7 +203,7 @@ func (f Flags) slurm(ctx context.Context, plan sweep.Plan, e Env) error {
 	if err != nil {
 		return err
 	}
-	job := slurm.Job{Name: plan.Spec.Name, Points: len(plan.Points), Parallel: f.SlurmParallel, Runner: exe,
+	job := slurm.Job{Name: plan.Spec.Name, Points: plan.Len(), Parallel: f.SlurmParallel, Runner: exe,
 		Args: taskArgs(e, true), Workdir: wd, Output: plan.Output, Block: plan.Spec.Slurm}
 	script, id, err := slurm.Submit(ctx, job, f.SlurmDryRun)
 	if err != nil {
@@ -192,8 +213,12 @@ func (f Flags) slurm(ctx context.Context, plan sweep.Plan, e Env) error {
 		_, err := io.WriteString(e.Stdout, script)
 		return err
 	}
-	fmt.Fprintf(e.Stdout, "submitted job array %s: %d tasks, logs in %s/\n", id, len(plan.Points), job.LogDir())
-	fmt.Fprintf(e.Stdout, "follow with: runner -config %s -status\n", e.ConfigArg)
+	// The hints repeat what the sweep was submitted with: -status of another
+	// -out or -set would read another sweep.
+	follow := slurm.Command(append(append([]string{"runner"}, taskArgs(e, true)...), "-status"))
+	fmt.Fprintf(e.Stdout, "submitted job array %s: %d tasks, logs in %s/\n", id, plan.Len(), job.LogDir())
+	fmt.Fprintf(e.Stdout, "follow with: %s\n", follow)
+	fmt.Fprintf(e.Stdout, "resubmit point I alone: %s\n", slurm.Command([]string{"sbatch", "--array=I", job.ScriptPath()}))
 	return nil
 }
 

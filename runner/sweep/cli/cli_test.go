@@ -50,7 +50,8 @@ type fixture struct {
 }
 
 // run writes what a finished run leaves: marker, metrics, a real PNG.
-func (fx *fixture) run(ctx context.Context, cfg config.Config, p sweep.Point) (sweep.PointResult, error) {
+func (fx *fixture) run(ctx context.Context, p sweep.Point, _ []sweep.Point) (sweep.PointResult, error) {
+	cfg := p.Config
 	fx.ran = append(fx.ran, p.Index)
 	dir := filepath.Join(cfg.Output, cfg.Name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -185,6 +186,29 @@ func TestClusterOutputs(t *testing.T) {
 		"- -config\n", "- s.yaml\n", "- -set\n", "- iterations=4\n", "- /results/o\n", "- $(JOB_COMPLETION_INDEX)\n"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("manifest lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// Issue 26 point 7: the hints after -slurm keep the -set and -out the sweep
+// was submitted with, and name the command that resubmits one point.
+func TestSlurmHintsKeepSetAndOut(t *testing.T) {
+	bin := t.TempDir()
+	os.WriteFile(filepath.Join(bin, "sbatch"), []byte("#!/bin/bash\necho 99\n"), 0o755)
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	var out bytes.Buffer
+	o := t.TempDir()
+	e := env(t, o, &fixture{}, &out)
+	e.Sets = []string{"iterations=4", "style=[a.jpg, b.jpg]"}
+	if err := parse(t, "-slurm").Main(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"follow with: runner -config s.yaml -set iterations=4 -set 'style=[a.jpg, b.jpg]' -out " + o + " -status\n",
+		"resubmit point I alone: sbatch --array=I " + filepath.Join(o, "slurm", "sweep.sbatch") + "\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("-slurm printed\n%s\nwant a line %q", out.String(), want)
 		}
 	}
 }

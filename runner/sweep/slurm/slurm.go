@@ -33,6 +33,10 @@ type Job struct {
 // LogDir is where task logs go, under the sweep folder.
 func (j Job) LogDir() string { return filepath.Join(j.Output, "slurm") }
 
+// ScriptPath is where Submit writes the script: resubmitting it with
+// `sbatch --array=I` reruns point I alone.
+func (j Job) ScriptPath() string { return filepath.Join(j.LogDir(), "sweep.sbatch") }
+
 // Script is the sbatch script for j.
 func Script(j Job) (string, error) {
 	if j.Points < 1 {
@@ -64,10 +68,12 @@ func Script(j Job) (string, error) {
 	opt("--array=%s", array)
 	opt("--output=%s/%%A_%%a.out", logs)
 	opt("--open-mode=append")
-	// A preempted task goes back in the queue; 60 s before the end the batch
-	// shell gets SIGTERM, passes it on, and the runner saves and stops.
+	// A preempted task goes back in the queue. 60 s before the time limit
+	// the batch shell alone gets SIGUSR1 (a signal of its own, so scancel's
+	// SIGTERM is never taken for it): it passes SIGTERM on, the runner saves
+	// and stops, and the shell requeues the task.
 	opt("--requeue")
-	opt("--signal=B:TERM@60")
+	opt("--signal=B:USR1@60")
 	opt("--ntasks=1")
 	blk := j.Block
 	if blk.Partition != "" {
@@ -101,39 +107,50 @@ func Script(j Job) (string, error) {
 	}
 	b.WriteString("\nset -u\n")
 	fmt.Fprintf(&b, "cd %s || exit 1\n", quote(j.Workdir))
+	// The submitting shell's TF_CPP_MIN_LOG_LEVEL would bring TensorFlow's
+	// start-up notices into every task log; slurm.setup may set it again.
+	b.WriteString("unset TF_CPP_MIN_LOG_LEVEL\n")
 	if blk.Setup != "" {
 		b.WriteString(strings.TrimRight(blk.Setup, "\n") + "\n")
 	}
 	args := append([]string{quote(j.Runner)}, quoteAll(j.Args)...)
 	fmt.Fprintf(&b, `
-# The runner runs in the background so that this shell can catch SIGTERM
-# (preemption or the time limit) and pass it on; the runner stops at the next
-# iteration with its point marked interrupted, and the task is requeued. A
-# SIGTERM that lands before $! is read is passed on right after (traps run
-# between commands, so the runner gets it once).
-stopped=0
+# The runner runs in the background so that this shell can catch the
+# time-limit warning (SIGUSR1, sent to this shell only), pass SIGTERM on and
+# requeue the task once the runner has saved and stopped. scancel's SIGTERM
+# reaches the runner from Slurm itself: this shell only waits for it, never
+# forwards a second one (which would stop it before it marks its point) and
+# never requeues, so a cancelled task stays cancelled and its point resumable.
+# A SIGUSR1 that lands before $! is read is passed on right after.
+limit=0
 forwarded=0
 pid=
 forward() {
-  if [ "$stopped" = 1 ] && [ "$forwarded" = 0 ] && [ -n "$pid" ]; then
+  if [ "$limit" = 1 ] && [ "$forwarded" = 0 ] && [ -n "$pid" ]; then
     forwarded=1
     kill -TERM "$pid" 2>/dev/null
   fi
 }
-on_term() {
-  stopped=1
+on_limit() {
+  limit=1
   forward
 }
-trap on_term TERM
+trap on_limit USR1
+trap : TERM
 %s -index "$SLURM_ARRAY_TASK_ID" &
 pid=$!
 forward
-wait "$pid"
-rc=$?
-if [ "$stopped" = 1 ]; then
+rc=127
+while :; do
   wait "$pid"
   last=$?
-  [ "$last" = 127 ] || rc=$last
+  # wait returns early (above 128) when a trap ran; the runner is then
+  # still there, and wait is called again until it has ended.
+  [ "$last" = 127 ] && break
+  rc=$last
+  kill -0 "$pid" 2>/dev/null || break
+done
+if [ "$limit" = 1 ]; then
   scontrol requeue "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}" || true
 fi
 exit "$rc"
@@ -152,7 +169,7 @@ func Submit(ctx context.Context, j Job, dryRun bool) (script, jobID string, err 
 	if _, err := exec.LookPath("sbatch"); err != nil {
 		return script, "", errors.New("slurm: sbatch not found on PATH (use -slurm-dry-run to print the script)")
 	}
-	path := filepath.Join(j.LogDir(), "sweep.sbatch")
+	path := j.ScriptPath()
 	if err := sweep.WriteAtomic(path, []byte(script)); err != nil {
 		return script, "", fmt.Errorf("slurm: %w", err)
 	}
@@ -198,6 +215,9 @@ func jobName(s string) string {
 	}
 	return s
 }
+
+// Command is args as one shell command line, each word quoted as needed.
+func Command(args []string) string { return strings.Join(quoteAll(args), " ") }
 
 // quote makes s one shell word.
 func quote(s string) string {

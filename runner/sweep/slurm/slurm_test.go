@@ -33,14 +33,14 @@ func TestScript(t *testing.T) {
 		"#SBATCH --array=0-24%4\n",
 		"#SBATCH --output=/scratch/out/slurm/%A_%a.out\n",
 		"#SBATCH --requeue\n",
-		"#SBATCH --signal=B:TERM@60\n",
+		"#SBATCH --signal=B:USR1@60\n",
 		"#SBATCH --partition=gpu\n",
 		"#SBATCH --time=02:00:00\n",
 		"#SBATCH --gres=gpu:1\n",
 		"#SBATCH --cpus-per-task=8\n",
 		"#SBATCH --mem=32G\n",
 		"#SBATCH --qos=normal\n",
-		"cd /home/u/gostyle || exit 1\nmodule load cuda\n",
+		"cd /home/u/gostyle || exit 1\nunset TF_CPP_MIN_LOG_LEVEL\nmodule load cuda\n",
 		`/opt/gostyle/bin/runner -config experiments/seed-report-grid.yaml -set iterations=50 -set 'style=[a.jpg, '\''b c.jpg'\'']' -out /scratch/out -index "$SLURM_ARRAY_TASK_ID" &`,
 		`scontrol requeue "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"`,
 	} {
@@ -82,57 +82,81 @@ func TestScript(t *testing.T) {
 	}
 }
 
-// The script as bash runs it: the task's index reaches the runner, and a
-// SIGTERM to the batch shell reaches the runner, waits for it, and requeues
-// the task. The runner and scontrol here are small scripts that log.
-func TestScriptForwardsTermAndRequeues(t *testing.T) {
-	dir := t.TempDir()
-	logf := filepath.Join(dir, "log")
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte("#!/bin/bash\n"+body), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	runner := write("runner", `echo "args $*" >> `+logf+`
-trap 'echo "runner got TERM" >> `+logf+`; sleep 0.2; exit 130' TERM
+// The script as bash runs it, with a runner and scontrol that log: the
+// task's index reaches the runner; the time-limit warning (SIGUSR1 to the
+// batch shell) reaches the runner as one SIGTERM, is waited for and requeues
+// the task; scancel's SIGTERM (sent by Slurm to the shell and the runner
+// alike) reaches the runner once and requeues nothing (issue 26 point 7).
+func TestScriptSignals(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		group   bool // signal the whole process group, as scancel does
+		sig     syscall.Signal
+		requeue bool
+	}{
+		{"time limit", false, syscall.SIGUSR1, true},
+		{"scancel", true, syscall.SIGTERM, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			logf := filepath.Join(dir, "log")
+			write := func(name, body string) string {
+				p := filepath.Join(dir, name)
+				if err := os.WriteFile(p, []byte("#!/bin/bash\n"+body), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				return p
+			}
+			runner := write("runner", `echo "args $*" >> `+logf+`
+echo "TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL-unset}" >> `+logf+`
+trap 'echo "runner got TERM" >> `+logf+`; sleep 0.3; exit 143' TERM
 echo started >> `+logf+`
 for i in $(seq 100); do sleep 0.1; done
 echo "finished" >> `+logf+`
 `)
-	write("scontrol", `echo "scontrol $*" >> `+logf+"\n")
-	j := Job{Name: "t", Points: 4, Runner: runner, Args: []string{"-config", "s.yaml"}, Workdir: dir, Output: dir}
-	s, err := Script(j)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("bash", "-c", s)
-	cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"), "SLURM_ARRAY_TASK_ID=2", "SLURM_ARRAY_JOB_ID=77")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		b, _ := os.ReadFile(logf)
-		if strings.Contains(string(b), "started") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("runner did not start: %s", b)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	err = cmd.Wait()
-	b, _ := os.ReadFile(logf)
-	got := string(b)
-	if !strings.Contains(got, "args -config s.yaml -index 2\n") || !strings.Contains(got, "runner got TERM") ||
-		!strings.Contains(got, "scontrol requeue 77_2") || strings.Contains(got, "finished") {
-		t.Errorf("log:\n%s", got)
-	}
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
-		t.Errorf("batch script exit %v, want the runner's 130", err)
+			write("scontrol", `echo "scontrol $*" >> `+logf+"\n")
+			j := Job{Name: "t", Points: 4, Runner: runner, Args: []string{"-config", "s.yaml"}, Workdir: dir, Output: dir}
+			s, err := Script(j)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("bash", "-c", s)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"), "SLURM_ARRAY_TASK_ID=2", "SLURM_ARRAY_JOB_ID=77",
+				"TF_CPP_MIN_LOG_LEVEL=0")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				b, _ := os.ReadFile(logf)
+				if strings.Contains(string(b), "started") {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("runner did not start: %s", b)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if tc.group {
+				syscall.Kill(-cmd.Process.Pid, tc.sig)
+			} else {
+				cmd.Process.Signal(tc.sig)
+			}
+			err = cmd.Wait()
+			b, _ := os.ReadFile(logf)
+			got := string(b)
+			if !strings.Contains(got, "args -config s.yaml -index 2\n") || strings.Count(got, "runner got TERM") != 1 ||
+				strings.Contains(got, "scontrol requeue 77_2") != tc.requeue || strings.Contains(got, "finished") {
+				t.Errorf("log (want the runner's TERM once, requeue %v):\n%s", tc.requeue, got)
+			}
+			if !strings.Contains(got, "TF_CPP_MIN_LOG_LEVEL=unset") {
+				t.Errorf("the submitting shell's TF_CPP_MIN_LOG_LEVEL reached the runner:\n%s", got)
+			}
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 143 {
+				t.Errorf("batch script exit %v, want the runner's 143", err)
+			}
+		})
 	}
 }
 
