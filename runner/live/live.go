@@ -23,12 +23,14 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
+	"path"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/styletransfer/gostyle/runner/report"
+	"github.com/styletransfer/gostyle/runner/sweep"
 )
 
 // Poll is how often Watch looks at the run folders.
@@ -58,12 +60,14 @@ type Server struct {
 	ln   net.Listener
 	log  *slog.Logger
 
-	mu      sync.Mutex
-	roots   []string
-	points  []Point
-	changed chan struct{} // closed and replaced when points change
-	metrics map[string]metricsSummary
-	plots   map[string][]byte // loss SVG by metrics path + version
+	mu       sync.Mutex
+	trees    []*tree
+	expected map[string][]sweep.Row // sweeps this process runs, by folder
+	points   []Point
+	pointsJS []byte        // points as JSON, to tell a change
+	changed  chan struct{} // closed and replaced when points change
+	cache    *scanCache
+	plots    map[string][]byte // loss SVG by metrics path + version
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -98,7 +102,7 @@ func newServer() *Server {
 		mux:     http.NewServeMux(),
 		log:     slog.New(slog.NewTextHandler(os.Stderr, nil)),
 		changed: make(chan struct{}),
-		metrics: map[string]metricsSummary{},
+		cache:   newScanCache(),
 		plots:   map[string][]byte{},
 		stop:    make(chan struct{}),
 	}
@@ -129,7 +133,7 @@ func (s *Server) Watch(root string) error {
 		return fmt.Errorf("watch: %w", err)
 	}
 	s.mu.Lock()
-	s.roots = append(s.roots, root)
+	s.trees = append(s.trees, &tree{path: root})
 	s.mu.Unlock()
 	s.refresh()
 	s.wg.Add(1)
@@ -167,7 +171,25 @@ func (s *Server) Close() error {
 		}
 	}
 	s.wg.Wait()
+	s.mu.Lock()
+	for _, t := range s.trees {
+		t.close()
+	}
+	s.mu.Unlock()
 	return err
+}
+
+// Expect names the points of a sweep this process runs, whose folder is
+// dir: the page shows them all from the start, pending ones included. (A
+// sweep's summary.json, once written, tells the same to any viewer.)
+func (s *Server) Expect(dir string, rows []sweep.Row) {
+	s.mu.Lock()
+	if s.expected == nil {
+		s.expected = map[string][]sweep.Row{}
+	}
+	s.expected[dir] = rows
+	s.mu.Unlock()
+	s.refresh()
 }
 
 // refresh reads every root and tells the pages if anything changed.
@@ -176,8 +198,8 @@ func (s *Server) refresh() {
 	defer s.mu.Unlock()
 	var all []Point
 	seen := map[string]int{}
-	for _, root := range s.roots {
-		points, err := scan(root, s.metrics)
+	for _, t := range s.trees {
+		points, err := scan(t, s.cache, s.expected)
 		if err != nil {
 			continue // a root not there yet (or gone): nothing to show
 		}
@@ -189,23 +211,16 @@ func (s *Server) refresh() {
 			all = append(all, p)
 		}
 	}
-	if !samePoints(all, s.points) {
-		s.points = all
+	js, err := json.Marshal(nonNil(all))
+	if err != nil {
+		s.log.Error("live view", "err", err)
+		return
+	}
+	if !bytes.Equal(js, s.pointsJS) {
+		s.points, s.pointsJS = all, js
 		close(s.changed)
 		s.changed = make(chan struct{})
 	}
-}
-
-func samePoints(a, b []Point) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // snapshot is the current points and the channel closed on their next change.
@@ -213,6 +228,16 @@ func (s *Server) snapshot() ([]Point, <-chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.points, s.changed
+}
+
+// snapshotJSON is snapshot's points as JSON.
+func (s *Server) snapshotJSON() ([]byte, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pointsJS == nil {
+		return []byte("[]"), s.changed
+	}
+	return s.pointsJS, s.changed
 }
 
 func (s *Server) find(name string) (Point, bool) {
@@ -242,9 +267,9 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) pointsJSON(w http.ResponseWriter, r *http.Request) {
-	points, _ := s.snapshot()
+	js, _ := s.snapshotJSON()
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(nonNil(points))
+	w.Write(append(js, '\n'))
 }
 
 func nonNil(p []Point) []Point {
@@ -268,11 +293,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	keepAlive := time.NewTicker(15 * time.Second)
 	defer keepAlive.Stop()
 	for {
-		points, changed := s.snapshot()
-		data, err := json.Marshal(nonNil(points))
-		if err != nil {
-			return
-		}
+		data, changed := s.snapshotJSON()
 		if _, err := fmt.Fprintf(w, "data: %s\n\n", data); err != nil {
 			return
 		}
@@ -296,47 +317,63 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 }
 
 // picture serves a point's newest picture. The point is looked up by name
-// and the file is the one the scan found, so no request names a path.
+// and the file is the one the scan found, so no request names a path; the
+// file is read inside the watched root, and only if it is a regular file.
 func (s *Server) picture(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.find(r.URL.Query().Get("point"))
 	if !ok || p.Picture == "" {
 		http.NotFound(w, r)
 		return
 	}
+	s.serveFile(w, r, p, p.Picture)
+}
+
+// serveFile serves the regular file name of p's folder, inside its root.
+func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, p Point, name string) {
+	root, err := p.tree.open()
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	f, fi, err := openRegular(root, path.Join(p.dir, name), maxPictureBytes)
+	if err != nil {
+		s.log.Warn("live view: not served", "point", p.Name, "err", err)
+		http.Error(w, "not found: "+name+" is not a readable regular file in the run folder", http.StatusNotFound)
+		return
+	}
+	defer f.Close()
 	w.Header().Set("Cache-Control", "max-age=3600") // the URL carries the version
-	http.ServeFile(w, r, filepath.Join(p.dir, p.Picture))
+	http.ServeContent(w, r, name, fi.ModTime(), f)
 }
 
 // lossSVG draws a point's loss curve with runner/report, once per version
-// of its metrics.csv.
+// of its metrics.csv. Errors say what is missing, never what a file holds.
 func (s *Server) lossSVG(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.find(r.URL.Query().Get("point"))
 	if !ok || p.MetricsV == "" {
 		http.NotFound(w, r)
 		return
 	}
-	path := filepath.Join(p.dir, "metrics.csv")
-	key := path + "@" + p.MetricsV
+	key := p.tree.path + "\x00" + p.dir + "@" + p.MetricsV
 	s.mu.Lock()
 	svg, ok := s.plots[key]
 	s.mu.Unlock()
 	if !ok {
-		f, err := os.Open(path)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusNotFound)
-			return
-		}
+		data, err := p.readFile("metrics.csv", maxMetricsBytes)
 		var b bytes.Buffer
-		err = report.LossPlotSVG(f, &b)
-		f.Close()
-		if err != nil { // e.g. no rows yet: say so in the picture's place
-			http.Error(w, err.Error(), http.StatusNotFound)
+		if err == nil {
+			err = report.LossPlotSVG(bytes.NewReader(data), &b)
+		}
+		if err != nil {
+			s.log.Warn("live view: no loss curve", "point", p.Name, "err", err)
+			http.Error(w, "no loss curve: metrics.csv has no plottable rows yet", http.StatusNotFound)
 			return
 		}
 		svg = b.Bytes()
+		prefix, _, _ := strings.Cut(key, "@")
 		s.mu.Lock()
 		for k := range s.plots { // keep one version per file
-			if len(k) > len(path) && k[:len(path)+1] == path+"@" {
+			if strings.HasPrefix(k, prefix+"@") {
 				delete(s.plots, k)
 			}
 		}
@@ -346,4 +383,16 @@ func (s *Server) lossSVG(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "image/svg+xml")
 	w.Header().Set("Cache-Control", "max-age=3600")
 	w.Write(svg)
+}
+
+// readFile reads the regular file name of p's folder, inside its root.
+func (p Point) readFile(name string, max int64) ([]byte, error) {
+	if p.dir == "" {
+		return nil, fs.ErrNotExist
+	}
+	root, err := p.tree.open()
+	if err != nil {
+		return nil, err
+	}
+	return readRegular(root, path.Join(p.dir, name), max)
 }

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // fixture is a run folder as the runner writes it, grown by the test.
@@ -124,7 +126,7 @@ func TestScan(t *testing.T) {
 	failed := newFixture(t, filepath.Join(root, "sweep", "p1"))
 	failed.write("status.json", []byte(`{"state":"failed","error":"iteration 3: loss is NaN"}`))
 	os.MkdirAll(filepath.Join(root, "notes"), 0o755) // not a run folder
-	points, err := scan(root, map[string]metricsSummary{})
+	points, err := scan(&tree{path: root}, newScanCache(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +142,7 @@ func TestScan(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("points:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if _, err := scan(filepath.Join(root, "missing"), nil); err == nil {
+	if _, err := scan(&tree{path: filepath.Join(root, "missing")}, newScanCache(), nil); err == nil {
 		t.Error("a missing root gave no error")
 	}
 }
@@ -298,5 +300,94 @@ func TestEmptyRoot(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("a root created after Watch never showed its run")
 		}
+	}
+}
+
+// The view reads only regular files inside its root: links out of it (or
+// in it), FIFOs and ../ names are refused, requests do not hang, and no
+// error quotes a file.
+func TestConfined(t *testing.T) {
+	outside := t.TempDir()
+	secret := filepath.Join(outside, "shadow")
+	os.WriteFile(secret, []byte("root:SECRET-HASH:19000:0:99999:7:::\n"), 0o600)
+	secretPNG := newFixture(t, filepath.Join(outside, "run"))
+	secretPNG.rows(2)
+	secretPNG.picture("final.png", 16, 16, color.RGBA{1, 1, 1, 255})
+
+	root := t.TempDir()
+	evil := filepath.Join(root, "evil")
+	os.MkdirAll(evil, 0o755)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.Symlink(secret, filepath.Join(evil, "metrics.csv")))
+	must(os.Symlink(filepath.Join(outside, "run", "final.png"), filepath.Join(evil, "final.png")))
+	must(os.Symlink(secret, filepath.Join(evil, "config.yaml")))
+	must(os.Symlink(secret, filepath.Join(evil, "status.json")))
+	// A link to a whole run outside the root is not followed.
+	must(os.Symlink(filepath.Join(outside, "run"), filepath.Join(root, "linked")))
+	// FIFOs where files are expected: opening one for reading would block.
+	fifo := newFixture(t, filepath.Join(root, "fifo"))
+	fifo.rows(3)
+	for _, name := range []string{"final.png", "status.json", "config.yaml", "styled_0002.png"} {
+		must(unix.Mkfifo(filepath.Join(fifo.dir, name), 0o644))
+	}
+	// A good run beside them, whose picture is a link inside the root.
+	good := newFixture(t, filepath.Join(root, "good"))
+	good.rows(2)
+	good.picture("styled_0001.png", 8, 8, color.RGBA{9, 9, 9, 255})
+	must(os.Symlink("styled_0001.png", filepath.Join(good.dir, "styled_0002.png")))
+
+	s := newServer()
+	must(s.Watch(root))
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	defer s.Close()
+
+	points, _ := s.snapshot()
+	var got []string
+	for _, p := range points {
+		got = append(got, fmt.Sprintf("%s %s %d %q", p.Name, p.State, p.Iteration, p.Picture))
+	}
+	want := []string{ // evil holds no regular file: no run folder
+		`fifo running 2 ""`,
+		`good running 1 "styled_0001.png"`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("points:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	client := &http.Client{Timeout: 5 * time.Second} // a FIFO opened for reading would hang
+	for _, u := range []string{"/picture?point=evil", "/loss.svg?point=evil", "/picture?point=linked",
+		"/loss.svg?point=linked", "/picture?point=fifo", "/picture?point=../../etc", "/picture?point=..%2Fevil",
+		"/points.json", "/"} {
+		resp, err := client.Get(ts.URL + u)
+		if err != nil {
+			t.Fatalf("%s: %v", u, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(body), "SECRET") || strings.Contains(string(body), "root:") {
+			t.Errorf("%s: the answer quotes a file outside the root: %.200s", u, body)
+		}
+		if strings.HasPrefix(u, "/picture") || strings.HasPrefix(u, "/loss.svg") {
+			if resp.StatusCode != http.StatusNotFound {
+				t.Errorf("%s: %s, want 404", u, resp.Status)
+			}
+		}
+	}
+
+	// A file swapped for a link or a FIFO after the scan is refused when served.
+	os.Remove(filepath.Join(good.dir, "styled_0001.png"))
+	must(os.Symlink(filepath.Join(outside, "run", "final.png"), filepath.Join(good.dir, "styled_0001.png")))
+	if resp, err := client.Get(ts.URL + "/picture?point=good"); err != nil || resp.StatusCode != 404 {
+		t.Errorf("a picture swapped for a link out of the root: %v %v", resp.Status, err)
+	}
+	os.Remove(filepath.Join(good.dir, "styled_0001.png"))
+	must(unix.Mkfifo(filepath.Join(good.dir, "styled_0001.png"), 0o644))
+	if resp, err := client.Get(ts.URL + "/picture?point=good"); err != nil || resp.StatusCode != 404 {
+		t.Errorf("a picture swapped for a FIFO: %v %v", resp, err)
 	}
 }

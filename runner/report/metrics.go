@@ -29,7 +29,8 @@ type Series struct {
 // loss columns present, by name.
 type Metrics struct {
 	Iteration []float64
-	Series    []Series // in LossColumns order, only the columns the file has
+	Series    []Series  // in LossColumns order, only the columns the file has
+	Seconds   []float64 // the seconds column (elapsed), one per row; nil if the file has none
 }
 
 // ReadMetrics reads a metrics.csv by column name: "iteration" is required,
@@ -74,6 +75,7 @@ func ReadMetrics(r io.Reader) (*Metrics, error) {
 	if len(cols) == 0 {
 		return nil, fmt.Errorf("metrics: none of the columns %s in header %q", strings.Join(LossColumns, ", "), strings.Join(header, ","))
 	}
+	secCol, hasSeconds := index["seconds"]
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -95,6 +97,13 @@ func ReadMetrics(r io.Reader) (*Metrics, error) {
 			m.Series[k].Values = append(m.Series[k].Values, v)
 		}
 		m.Iteration = append(m.Iteration, it)
+		if hasSeconds {
+			sec, err := strconv.ParseFloat(strings.TrimSpace(rec[secCol]), 64)
+			if err != nil {
+				return nil, fmt.Errorf("metrics: line %d, column seconds: %w", line, err)
+			}
+			m.Seconds = append(m.Seconds, sec)
+		}
 	}
 }
 
