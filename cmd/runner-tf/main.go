@@ -50,6 +50,10 @@ type interrupted struct{ sig syscall.Signal }
 
 func (e interrupted) Error() string { return "interrupted by " + e.sig.String() }
 
+// shown is an error whose line is printed already (before the live view
+// went on serving the run's final state).
+type shown struct{ error }
+
 func main() {
 	reclaimStderr()
 	err := run(os.Args[1:], os.Stdout, os.Stderr)
@@ -58,6 +62,8 @@ func main() {
 	case err == nil:
 	case errors.As(err, &stop):
 		os.Exit(128 + int(stop.sig))
+	case errors.As(err, new(shown)):
+		os.Exit(1) // its line is on stderr already
 	case errors.Is(err, flag.ErrHelp):
 		os.Exit(0)
 	default:
@@ -105,6 +111,7 @@ Examples:
   runner -config experiments/notebook-all.yaml -index 3  # one point (what a cluster task runs)
   runner -config experiments/notebook-all.yaml -slurm    # submit the sweep as a Slurm job array
   runner -config experiments/paper.yaml -serve :8080     # watch it in a browser
+  runner -serve :8080 -out results                       # view every run and sweep under results/
   runner -version                                        # versions and devices
 
 Flags:
@@ -121,6 +128,7 @@ type options struct {
 	printConfig bool
 	version     bool
 	serve       string
+	viewOnly    bool // -serve with no -config, -resume or sweep flag: serve -out, run nothing
 	progress    progress.Options
 	sweep       cli.Flags
 }
@@ -158,6 +166,7 @@ func parse(args []string, stdout io.Writer) (*options, error) {
 	if o.resume != "" && (seen["config"] || len(o.sets) > 0 || seen["out"]) {
 		return nil, errors.New("-resume takes the config the run recorded: give no -config, -set or -out with it")
 	}
+	o.viewOnly = o.serve != "" && !seen["config"] && o.resume == "" && !o.printConfig && !o.sweep.Any()
 	if o.overwrite {
 		o.sets = append(o.sets, "overwrite=true")
 	}
@@ -171,6 +180,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if o.version {
 		return printVersion(stdout)
+	}
+	if o.viewOnly {
+		return view(o, stdout)
 	}
 	src, err := source(o)
 	if err != nil {
@@ -202,24 +214,67 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if o.printConfig {
 		return printConfig(stdout, cfg)
 	}
+	var srv *live.Server
 	if o.serve != "" {
-		stopServe, err := serve(o.serve, cfg.Output, stdout)
+		if srv, err = serve(o.serve, cfg.Output, stdout); err != nil {
+			return err
+		}
+		defer srv.Close()
+	}
+	model, err := load(cfg, o.trust, stdout, [][]string{runner.UsedLayers(cfg)})
+	if err == nil {
+		o.progress.Every = cfg.LogEvery
+		rep := progress.New(stdout, o.progress)
+		var res *runner.Result
+		if res, err = runner.RunWith(ctx, cfg, model, rep); err == nil {
+			err = report(stdout, o, model, res, sig)
+		}
+	}
+	return linger(ctx, srv, err, stdout)
+}
+
+// view serves the live view over the output root (-out, else the default
+// config's output) until a signal: every run and sweep under it, running
+// or finished. It runs nothing and writes nothing.
+func view(o *options, stdout io.Writer) error {
+	root := o.out
+	if root == "" {
+		src, err := config.Find(configs.Default, "configs", configs.FS)
 		if err != nil {
 			return err
 		}
-		defer stopServe()
+		cfg, err := config.Load(src, o.sets)
+		if err != nil {
+			return err
+		}
+		root = cfg.Output
 	}
-	model, err := load(cfg, o.trust, stdout, [][]string{runner.UsedLayers(cfg)})
+	ctx, _ := withSignals()
+	srv, err := serve(o.serve, root, stdout)
 	if err != nil {
 		return err
 	}
-	o.progress.Every = cfg.LogEvery
-	rep := progress.New(stdout, o.progress)
-	res, err := runner.RunWith(ctx, cfg, model, rep)
-	if err != nil {
+	defer srv.Close()
+	fmt.Fprintf(stdout, "viewing %s until Ctrl-C\n", root)
+	<-ctx.Done()
+	return nil
+}
+
+// linger keeps the live view serving after the run (or sweep) ended, so
+// that open pages get its final state, until a signal; a run stopped by a
+// signal ends at once. The run's error, if any, is printed now and
+// returned after.
+func linger(ctx context.Context, srv *live.Server, err error, stdout io.Writer) error {
+	if srv == nil || ctx.Err() != nil {
 		return err
 	}
-	return report(stdout, o, model, res, sig)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "runner: %s\n", oneLine(err))
+		err = shown{err}
+	}
+	fmt.Fprintf(stdout, "live view: still serving %s (Ctrl-C to stop)\n", srv.URL())
+	<-ctx.Done()
+	return err
 }
 
 // source is the config to run: -config, or the config a run folder recorded.
@@ -354,19 +409,24 @@ func runSweep(ctx context.Context, sig *syscall.Signal, o *options, src config.S
 	if o.trust {
 		env.PassOn = append(env.PassOn, "-trust-model")
 	}
+	var srv *live.Server
 	if o.serve != "" {
-		stopServe, err := serve(o.serve, plan.Output, stdout)
-		if err != nil {
+		if srv, err = serve(o.serve, plan.Output, stdout); err != nil {
 			return err
 		}
-		defer stopServe()
+		defer srv.Close()
+		rows := make([]sweep.Row, len(plan.Points)) // every point shows, pending ones too
+		for i, p := range plan.Points {
+			rows[i] = sweep.Row{Index: p.Index, ID: p.ID, Dir: p.Dir, Overrides: p.Overrides()}
+		}
+		srv.Expect(plan.Output, rows)
 	}
 	err = o.sweep.Main(ctx, env)
 	if errors.Is(err, context.Canceled) || (err == nil && ctx.Err() != nil) {
 		fmt.Fprintf(stdout, "interrupted: run the same command again to resume the sweep\n")
 		return interrupted{*sig}
 	}
-	return err
+	return linger(ctx, srv, err, stdout)
 }
 
 // sweepRuns are the layers each point sharing the model (by key) uses.
@@ -381,7 +441,7 @@ func sweepRuns(cfgs []config.Config, key string, trust bool) [][]string {
 }
 
 // serve starts the live view over the run folders under root.
-func serve(addr, root string, stdout io.Writer) (func(), error) {
+func serve(addr, root string, stdout io.Writer) (*live.Server, error) {
 	srv, err := live.New(addr)
 	if err != nil {
 		return nil, fmt.Errorf("-serve %s: %w", addr, err)
@@ -391,7 +451,7 @@ func serve(addr, root string, stdout io.Writer) (func(), error) {
 		return nil, fmt.Errorf("-serve %s: %w", addr, err)
 	}
 	fmt.Fprintf(stdout, "live view: %s\n", srv.URL())
-	return func() { srv.Close() }, nil
+	return srv, nil
 }
 
 // printConfig writes the resolved config as YAML.
