@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -38,9 +39,33 @@ type Metrics struct {
 // ignored. A last line without its newline is left out rather than refused:
 // a running loop may be half-way through writing it.
 func ReadMetrics(r io.Reader) (*Metrics, error) {
+	return readColumns(r, "metrics", func(header []string) []string {
+		var cols []string
+		for _, name := range LossColumns {
+			if slices.Contains(header, name) {
+				cols = append(cols, name)
+			}
+		}
+		return cols
+	})
+}
+
+// ReadLayers reads a layers.csv, each used layer's weighted content or
+// style term per row (content_conv4_2, style_conv1_1, ...): every column
+// but "iteration" is a series, in the file's order.
+func ReadLayers(r io.Reader) (*Metrics, error) {
+	return readColumns(r, "layers", func(header []string) []string {
+		return slices.DeleteFunc(slices.Clone(header), func(h string) bool { return h == "iteration" })
+	})
+}
+
+// readColumns reads the iteration column, the columns choose picks from the
+// header (as series) and the seconds column where there is one. Errors name
+// the file kind and the line, and quote no field.
+func readColumns(r io.Reader, kind string, choose func(header []string) []string) (*Metrics, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, fmt.Errorf("metrics: %w", err)
+		return nil, fmt.Errorf("%s: %w", kind, err)
 	}
 	if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
 		data = data[:i+1]
@@ -51,56 +76,67 @@ func ReadMetrics(r io.Reader) (*Metrics, error) {
 	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
-		return nil, errors.New("metrics: no header line")
+		return nil, fmt.Errorf("%s: no header line", kind)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("metrics: header: %w", err)
+		return nil, fmt.Errorf("%s: header: %w", kind, err)
 	}
+	header = slices.Clone(header)
 	index := map[string]int{}
 	for i, h := range header {
-		index[strings.TrimSpace(h)] = i
+		header[i] = strings.TrimSpace(h)
+		index[header[i]] = i
 	}
 	iterCol, ok := index["iteration"]
 	if !ok {
-		return nil, fmt.Errorf("metrics: no %q column in header %q", "iteration", strings.Join(header, ","))
+		return nil, fmt.Errorf("%s: no %q column in its header", kind, "iteration")
 	}
 	m := &Metrics{}
 	var cols []int
-	for _, name := range LossColumns {
-		if i, ok := index[name]; ok {
-			cols = append(cols, i)
-			m.Series = append(m.Series, Series{Name: name})
-		}
+	for _, name := range choose(header) {
+		cols = append(cols, index[name])
+		m.Series = append(m.Series, Series{Name: name})
 	}
 	if len(cols) == 0 {
-		return nil, fmt.Errorf("metrics: none of the columns %s in header %q", strings.Join(LossColumns, ", "), strings.Join(header, ","))
+		return nil, fmt.Errorf("%s: no loss columns in its header", kind)
 	}
 	secCol, hasSeconds := index["seconds"]
+	num := func(rec []string, col int, name string) (float64, error) {
+		v, err := strconv.ParseFloat(strings.TrimSpace(rec[col]), 64)
+		if err != nil {
+			line, _ := cr.FieldPos(0)
+			return 0, fmt.Errorf("%s: line %d, column %s: not a number", kind, line, name)
+		}
+		return v, nil
+	}
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			return m, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("metrics: %w", err)
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				return nil, fmt.Errorf("%s: line %d: %w", kind, pe.Line, pe.Err)
+			}
+			return nil, fmt.Errorf("%s: %w", kind, err)
 		}
-		line, _ := cr.FieldPos(0)
-		it, err := strconv.ParseFloat(strings.TrimSpace(rec[iterCol]), 64)
+		it, err := num(rec, iterCol, "iteration")
 		if err != nil {
-			return nil, fmt.Errorf("metrics: line %d, column iteration: %w", line, err)
+			return nil, err
 		}
 		for k, c := range cols {
-			v, err := strconv.ParseFloat(strings.TrimSpace(rec[c]), 64)
+			v, err := num(rec, c, m.Series[k].Name)
 			if err != nil {
-				return nil, fmt.Errorf("metrics: line %d, column %s: %w", line, m.Series[k].Name, err)
+				return nil, err
 			}
 			m.Series[k].Values = append(m.Series[k].Values, v)
 		}
 		m.Iteration = append(m.Iteration, it)
 		if hasSeconds {
-			sec, err := strconv.ParseFloat(strings.TrimSpace(rec[secCol]), 64)
+			sec, err := num(rec, secCol, "seconds")
 			if err != nil {
-				return nil, fmt.Errorf("metrics: line %d, column seconds: %w", line, err)
+				return nil, err
 			}
 			m.Seconds = append(m.Seconds, sec)
 		}

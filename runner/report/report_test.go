@@ -53,11 +53,39 @@ func TestReadMetricsDropsUnfinishedLine(t *testing.T) {
 	}
 }
 
+// Errors name the line and column, never a field: a metrics.csv may be a
+// link to a file that must not be quoted (issue 26.2).
+func TestReadMetricsErrorsQuoteNothing(t *testing.T) {
+	for _, in := range []string{"root:SECRET:1\n", "iteration,total\n0,SECRET\n", "iteration,total\n\"SECRET\n"} {
+		if _, err := ReadMetrics(strings.NewReader(in)); err == nil || strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("%q: error %v, want one quoting nothing", in, err)
+		}
+	}
+}
+
+// ReadLayers takes every column but iteration; ReadMetrics keeps the seconds.
+func TestReadLayersAndSeconds(t *testing.T) {
+	l, err := ReadLayers(strings.NewReader("iteration,content_conv4_2,style_conv1_1\n0,1.5,2\n5,0.5,1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Series) != 2 || l.Series[0].Name != "content_conv4_2" || l.Series[1].Values[1] != 1 || l.Iteration[1] != 5 || l.Seconds != nil {
+		t.Errorf("layers %+v", l)
+	}
+	m, err := ReadMetrics(strings.NewReader("iteration,total,seconds\n0,9,0.25\n1,8,0.5\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Seconds) != 2 || m.Seconds[1] != 0.5 {
+		t.Errorf("seconds %v, want [0.25 0.5]", m.Seconds)
+	}
+}
+
 func TestReadMetricsErrors(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{"", "no header"},
 		{"it,total\n0,1\n", `no "iteration" column`},
-		{"iteration,seconds\n0,1\n", "none of the columns"},
+		{"iteration,seconds\n0,1\n", "no loss columns"},
 		{"iteration,total\n0,1\n1,abc\n", "line 3, column total"},
 		{"iteration,total\n0,1\n1\n", "wrong number of fields"},
 	} {
