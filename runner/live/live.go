@@ -25,11 +25,9 @@ import (
 	"os"
 	"path"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/styletransfer/gostyle/runner/report"
 	"github.com/styletransfer/gostyle/runner/sweep"
 )
 
@@ -67,7 +65,7 @@ type Server struct {
 	pointsJS []byte        // points as JSON, to tell a change
 	changed  chan struct{} // closed and replaced when points change
 	cache    *scanCache
-	plots    map[string][]byte // loss SVG by metrics path + version
+	previews map[string][]byte // scaled pictures by file, size and version
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -99,18 +97,22 @@ func New(addr string) (*Server, error) {
 
 func newServer() *Server {
 	s := &Server{
-		mux:     http.NewServeMux(),
-		log:     slog.New(slog.NewTextHandler(os.Stderr, nil)),
-		changed: make(chan struct{}),
-		cache:   newScanCache(),
-		plots:   map[string][]byte{},
-		stop:    make(chan struct{}),
+		mux:      http.NewServeMux(),
+		log:      slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		changed:  make(chan struct{}),
+		cache:    newScanCache(),
+		previews: map[string][]byte{},
+		stop:     make(chan struct{}),
 	}
 	s.mux.HandleFunc("GET /{$}", s.page)
 	s.mux.HandleFunc("GET /events", s.events)
 	s.mux.HandleFunc("GET /points.json", s.pointsJSON)
 	s.mux.HandleFunc("GET /picture", s.picture)
-	s.mux.HandleFunc("GET /loss.svg", s.lossSVG)
+	s.mux.HandleFunc("GET /metrics.json", s.metricsJSON)
+	s.mux.HandleFunc("GET /run.json", s.runJSON)
+	s.mux.HandleFunc("GET /sheet", s.sheet)
+	static, _ := fs.Sub(staticFS, "static")
+	s.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	return s
 }
 
@@ -258,7 +260,7 @@ var pageTmpl = template.Must(template.ParseFS(pageFS, "page.html"))
 func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	points, _ := s.snapshot()
 	var b bytes.Buffer
-	if err := pageTmpl.Execute(&b, points); err != nil {
+	if err := pageTmpl.Execute(&b, nonNil(points)); err != nil {
 		http.Error(w, "page: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -319,13 +321,24 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 // picture serves a point's newest picture. The point is looked up by name
 // and the file is the one the scan found, so no request names a path; the
 // file is read inside the watched root, and only if it is a regular file.
+// A file parameter names another picture of the folder (a checkpoint, an
+// input, a report; never a path), and max scales it down to at most that
+// many pixels on its longer side.
 func (s *Server) picture(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.find(r.URL.Query().Get("point"))
-	if !ok || p.Picture == "" {
+	name := r.URL.Query().Get("file")
+	if name == "" {
+		name = p.Picture
+	}
+	if !ok || p.dir == "" || name == "" || !pictureName(name) {
 		http.NotFound(w, r)
 		return
 	}
-	s.serveFile(w, r, p, p.Picture)
+	if side := sideParam(r, 0); side > 0 {
+		s.preview(w, r, p, name, side)
+		return
+	}
+	s.serveFile(w, r, p, name)
 }
 
 // serveFile serves the regular file name of p's folder, inside its root.
@@ -344,45 +357,6 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, p Point, name
 	defer f.Close()
 	w.Header().Set("Cache-Control", "max-age=3600") // the URL carries the version
 	http.ServeContent(w, r, name, fi.ModTime(), f)
-}
-
-// lossSVG draws a point's loss curve with runner/report, once per version
-// of its metrics.csv. Errors say what is missing, never what a file holds.
-func (s *Server) lossSVG(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.find(r.URL.Query().Get("point"))
-	if !ok || p.MetricsV == "" {
-		http.NotFound(w, r)
-		return
-	}
-	key := p.tree.path + "\x00" + p.dir + "@" + p.MetricsV
-	s.mu.Lock()
-	svg, ok := s.plots[key]
-	s.mu.Unlock()
-	if !ok {
-		data, err := p.readFile("metrics.csv", maxMetricsBytes)
-		var b bytes.Buffer
-		if err == nil {
-			err = report.LossPlotSVG(bytes.NewReader(data), &b)
-		}
-		if err != nil {
-			s.log.Warn("live view: no loss curve", "point", p.Name, "err", err)
-			http.Error(w, "no loss curve: metrics.csv has no plottable rows yet", http.StatusNotFound)
-			return
-		}
-		svg = b.Bytes()
-		prefix, _, _ := strings.Cut(key, "@")
-		s.mu.Lock()
-		for k := range s.plots { // keep one version per file
-			if strings.HasPrefix(k, prefix+"@") {
-				delete(s.plots, k)
-			}
-		}
-		s.plots[key] = svg
-		s.mu.Unlock()
-	}
-	w.Header().Set("Content-Type", "image/svg+xml")
-	w.Header().Set("Cache-Control", "max-age=3600")
-	w.Write(svg)
 }
 
 // readFile reads the regular file name of p's folder, inside its root.

@@ -196,21 +196,50 @@ func TestHandlers(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("page: %s %s", resp.Status, resp.Header.Get("Content-Type"))
 	}
-	for _, want := range []string{`data-point="shipwreck_starry_night"`, "iteration 4, total loss 2e&#43;05", `src="picture?point=shipwreck_starry_night&amp;v=`, `src="loss.svg?point=shipwreck_starry_night&amp;v=`, "new EventSource"} {
+	for _, want := range []string{`<script id="initial" type="application/json">[{"name":"shipwreck_starry_night",`, `"iteration":4,"of":0,"loss":200000,`, "new EventSource", `src="static/uplot/uPlot.iife.min.js"`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("page lacks %q", want)
 		}
+	}
+	if resp, body := get(t, ts.URL+"/static/uplot/uPlot.iife.min.js"); resp.StatusCode != 200 || !strings.Contains(string(body), "uPlot") {
+		t.Errorf("uPlot: %s", resp.Status)
 	}
 
 	resp, body = get(t, ts.URL+"/picture?point=shipwreck_starry_night")
 	if img, err := png.Decode(strings.NewReader(string(body))); resp.StatusCode != 200 || err != nil || img.Bounds().Dx() != 32 {
 		t.Errorf("picture: %s, %v", resp.Status, err)
 	}
-	resp, body = get(t, ts.URL+"/loss.svg?point=shipwreck_starry_night")
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(string(body), "<svg") {
-		t.Errorf("loss.svg: %s %s %.100s", resp.Status, resp.Header.Get("Content-Type"), body)
+	// Scaled to 16 px on the longer side: 32x24 becomes 16x12.
+	resp, body = get(t, ts.URL+"/picture?point=shipwreck_starry_night&file=styled_0005.png&max=16")
+	if img, err := png.Decode(strings.NewReader(string(body))); resp.StatusCode != 200 || err != nil || img.Bounds().Dx() != 16 || img.Bounds().Dy() != 12 {
+		t.Errorf("preview: %s, %v", resp.Status, err)
 	}
-	for _, bad := range []string{"/picture?point=../../etc", "/loss.svg?point=nope", "/picture"} {
+	var m struct {
+		Losses struct {
+			Iteration []float64
+			Series    map[string][]*float64
+			Order     []string
+		}
+		Layers *struct{}
+	}
+	_, body = get(t, ts.URL+"/metrics.json?point=shipwreck_starry_night")
+	if err := json.Unmarshal(body, &m); err != nil || len(m.Losses.Iteration) != 5 || *m.Losses.Series["total"][4] != 2e5 || m.Layers != nil ||
+		strings.Join(m.Losses.Order, ",") != "total,content,style,tv" {
+		t.Errorf("metrics.json: %s, %v", body, err)
+	}
+	var info struct {
+		Checkpoints []struct {
+			File      string
+			Iteration int
+		}
+	}
+	_, body = get(t, ts.URL+"/run.json?point=shipwreck_starry_night")
+	if err := json.Unmarshal(body, &info); err != nil || len(info.Checkpoints) != 1 || info.Checkpoints[0].File != "styled_0005.png" || info.Checkpoints[0].Iteration != 5 {
+		t.Errorf("run.json: %s, %v", body, err)
+	}
+	for _, bad := range []string{"/picture?point=../../etc", "/metrics.json?point=nope", "/picture", "/run.json?point=nope",
+		"/picture?point=shipwreck_starry_night&file=metrics.csv", "/picture?point=shipwreck_starry_night&file=../x.png",
+		"/picture?point=shipwreck_starry_night&file=styled_0099.png", "/sheet?sweep=nope"} {
 		if resp, _ := get(t, ts.URL+bad); resp.StatusCode != 404 {
 			t.Errorf("%s: %s, want 404", bad, resp.Status)
 		}
@@ -276,7 +305,7 @@ func TestEmptyRoot(t *testing.T) {
 	ts := httptest.NewServer(s)
 	defer ts.Close()
 	_, body := get(t, ts.URL+"/")
-	if !strings.Contains(string(body), `<p id="empty">No run folders yet`) {
+	if !strings.Contains(string(body), `<script id="initial" type="application/json">[]</script>`) || !strings.Contains(string(body), "No run folders yet") {
 		t.Error("empty page does not say there are no runs")
 	}
 	if _, body := get(t, ts.URL+"/points.json"); strings.TrimSpace(string(body)) != "[]" {
@@ -360,8 +389,8 @@ func TestConfined(t *testing.T) {
 		t.Errorf("points:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	client := &http.Client{Timeout: 5 * time.Second} // a FIFO opened for reading would hang
-	for _, u := range []string{"/picture?point=evil", "/loss.svg?point=evil", "/picture?point=linked",
-		"/loss.svg?point=linked", "/picture?point=fifo", "/picture?point=../../etc", "/picture?point=..%2Fevil",
+	for _, u := range []string{"/picture?point=evil", "/metrics.json?point=evil", "/run.json?point=evil", "/picture?point=linked",
+		"/metrics.json?point=linked", "/picture?point=fifo", "/picture?point=fifo&file=final.png&max=10", "/run.json?point=fifo", "/metrics.json?point=fifo", "/picture?point=../../etc", "/picture?point=..%2Fevil",
 		"/points.json", "/"} {
 		resp, err := client.Get(ts.URL + u)
 		if err != nil {
@@ -372,7 +401,7 @@ func TestConfined(t *testing.T) {
 		if strings.Contains(string(body), "SECRET") || strings.Contains(string(body), "root:") {
 			t.Errorf("%s: the answer quotes a file outside the root: %.200s", u, body)
 		}
-		if strings.HasPrefix(u, "/picture") || strings.HasPrefix(u, "/loss.svg") {
+		if strings.HasPrefix(u, "/picture") {
 			if resp.StatusCode != http.StatusNotFound {
 				t.Errorf("%s: %s, want 404", u, resp.Status)
 			}
