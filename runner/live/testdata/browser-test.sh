@@ -17,4 +17,4 @@ if ! command -v chromium >/dev/null && [ -z "${CHROMIUM:-}" ]; then
   fi
 fi
 echo "browser-test: $(${CHROMIUM:-chromium} --version 2>/dev/null | tail -1)"
-exec go test -count=1 -timeout 120s -run '^TestBrowser$' -v ./runner/live/
+exec go test -count=1 -timeout 120s -run '^TestBrowser' -v ./runner/live/
