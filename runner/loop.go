@@ -204,9 +204,11 @@ func (r *run) optimise(ctx context.Context, eval *graphs.Evaluator, t *scaleTarg
 			opt.Settle(x) // L-BFGS: back to the accepted point, evaluated in the last row
 		}
 		if every := r.ex.cfg.CheckpointEvery; every > 0 && r.it%every == 0 {
-			if err := r.save(fmt.Sprintf("styled_%04d.png", r.it), opt.Current(x)); err != nil {
+			name := fmt.Sprintf("styled_%04d.png", r.it)
+			if err := r.save(name, opt.Current(x)); err != nil {
 				return err
 			}
+			r.log.Info("checkpoint", "file", name)
 			if err := r.checkpoint(opt.Current(x), opt, scale, r.evals); err != nil {
 				return err
 			}

@@ -178,6 +178,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.progress.Format == progress.JSON { // every line of the output is a JSON record
+		j := progress.NewJSONLines(stdout)
+		defer j.Flush()
+		stdout = j
+	}
 	if o.version {
 		return printVersion(stdout)
 	}
@@ -367,10 +372,9 @@ func runSweep(ctx context.Context, sig *syscall.Signal, o *options, src config.S
 		}
 		return nil
 	}
-	o.progress.Every = 0
 	rep := progress.New(stdout, o.progress)
 	models := map[string]*graphs.Model{} // by folder and session settings: points share them
-	total, done := len(plan.Points), 0
+	total := len(plan.Points)
 	if o.sweep.Index >= 0 {
 		total = 0 // one point: no sweep progress
 	}
@@ -388,9 +392,9 @@ func runSweep(ctx context.Context, sig *syscall.Signal, o *options, src config.S
 		},
 		Run: func(ctx context.Context, cfg config.Config, p sweep.Point) (sweep.PointResult, error) {
 			if total > 0 {
-				rep.Point(done, total)
-				done++
+				rep.Point(p.Index, total) // numbered as -list and the run folders number points
 			}
+			rep.SetEvery(cfg.LogEvery)
 			key := fmt.Sprintf("%s %+v", cfg.Model, modelOptions(cfg, o.trust))
 			m, ok := models[key]
 			if !ok {

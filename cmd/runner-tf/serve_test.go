@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -107,4 +109,51 @@ func TestServeOutlivesRunAndViewsAFolder(t *testing.T) {
 		t.Errorf("viewer: points %+v, want the finished run", p)
 	}
 	stopServing(t, cmd, rest)
+}
+
+// -log-format json on a two-point sweep: every stdout line is a JSON
+// record; points are numbered by index alike in every line; each point's
+// log_every is honoured; the model is described once; checkpoints are
+// announced; durations are seconds.
+func TestSweepLogsAsJSON(t *testing.T) {
+	tmp := t.TempDir()
+	cfg := sweepConfig(t, tmp, "  grid:\n    style_weight: [100, 1000]\n")
+	stdout, stderr, code := runMain(t, "-config", cfg, "-set", "iterations=6", "-set", "log_every=2",
+		"-set", "checkpoint_every=3", "-out", filepath.Join(tmp, "out"), "-log-format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	counts := map[string]int{}
+	var its []string
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("a stdout line is not JSON: %q", line)
+		}
+		msg, _ := m["msg"].(string)
+		counts[msg]++
+		switch msg {
+		case "iteration":
+			its = append(its, fmt.Sprintf("%v:%v", m["point"], m["it"]))
+			if e, ok := m["eta"]; ok {
+				if e, ok := e.(float64); !ok || e > 600 {
+					t.Errorf("eta %v: want seconds", m["eta"])
+				}
+			}
+		case "finish":
+			if e, ok := m["elapsed"].(float64); !ok || e > 600 {
+				t.Errorf("elapsed %v: want seconds", m["elapsed"])
+			}
+		case "start":
+			if p := m["point"].(float64); p != 0 && p != 1 {
+				t.Errorf("start of point %v, want 0 or 1", p)
+			}
+		}
+	}
+	if got := strings.Join(its, " "); got != "0:0 0:2 0:4 0:6 1:0 1:2 1:4 1:6" {
+		t.Errorf("iteration lines (point:it) %q, want every 2nd of each point, numbered 0 and 1", got)
+	}
+	if counts["model"] != 1 || counts["checkpoint"] != 4 {
+		t.Errorf("%d model lines (want 1), %d checkpoint lines (want 4)", counts["model"], counts["checkpoint"])
+	}
 }
