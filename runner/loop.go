@@ -342,7 +342,7 @@ func (r *run) finish() (*Result, error) {
 	if err := r.rec.close(); err != nil {
 		return nil, err
 	}
-	if err := r.f.writeReport(); err != nil {
+	if err := r.f.writeReport(r.ex, r.it); err != nil {
 		return nil, err
 	}
 	r.f.SetIteration(r.it)
