@@ -371,7 +371,7 @@ addEventListener("unhandledrejection", (e) => __errors.push(String(e.reason)));`
 	}
 	shots := os.Getenv("LIVE_SCREENSHOTS")
 	if shots != "" {
-		b.screenshot(filepath.Join(shots, "viewer-overview.png"))
+		b.screenshot(filepath.Join(shots, "browser-test-overview.png"))
 	}
 
 	// The run page: the slider starts at the final picture and moves back.
@@ -399,11 +399,57 @@ addEventListener("unhandledrejection", (e) => __errors.push(String(e.reason)));`
 		t.Errorf("slider label %q", r.Label)
 	}
 	if shots != "" {
-		b.screenshot(filepath.Join(shots, "viewer-run.png"))
+		b.screenshot(filepath.Join(shots, "browser-test-run.png"))
 	}
 	var errs []string
 	b.eval(`JSON.stringify(window.__errors)`, &errs)
 	if len(errs) > 0 {
 		t.Errorf("errors in the page: %q", errs)
 	}
+}
+
+// TestScreenshots saves the overview and a run page of the output folder
+// LIVE_SCREENSHOT_ROOT as PNGs into LIVE_SCREENSHOTS (for the README):
+//
+//	LIVE_SCREENSHOT_ROOT=$PWD/results LIVE_SCREENSHOTS=$PWD/runner/live/testdata \
+//	  go test -run TestScreenshots ./runner/live/
+func TestScreenshots(t *testing.T) {
+	root, dir, bin := os.Getenv("LIVE_SCREENSHOT_ROOT"), os.Getenv("LIVE_SCREENSHOTS"), chromium()
+	if root == "" || dir == "" || bin == "" {
+		t.Skip("skipped: set LIVE_SCREENSHOT_ROOT and LIVE_SCREENSHOTS (and have chromium)")
+	}
+	s := newServer()
+	if err := s.Watch(root); err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	defer s.Close()
+	points, _ := s.snapshot()
+	if len(points) == 0 {
+		t.Fatalf("no runs under %s", root)
+	}
+	b := startBrowser(t, bin)
+	b.call("Emulation.setDeviceMetricsOverride", map[string]any{"width": 1200, "height": 800, "deviceScaleFactor": 1, "mobile": false}, nil)
+	shot := func(name string) {
+		time.Sleep(1500 * time.Millisecond) // pictures and charts drawn
+		var out struct{ Data string }
+		b.call("Page.captureScreenshot", map[string]any{"format": "png",
+			"clip": map[string]any{"x": 0, "y": 0, "width": 1200, "height": 800, "scale": 0.6}}, &out)
+		data, err := base64.StdEncoding.DecodeString(out.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.navigate(ts.URL + "/")
+	shot("viewer-sweep.png")
+	run := points[len(points)-1].Name
+	if n := os.Getenv("LIVE_SCREENSHOT_RUN"); n != "" {
+		run = n
+	}
+	b.navigate(ts.URL + "/#/run/" + run)
+	shot("viewer-run.png")
 }
