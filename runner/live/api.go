@@ -191,6 +191,8 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, p Point, name s
 			return
 		}
 		f.Seek(0, 0)
+		scaling <- struct{}{} // a 24 MP picture decodes to about 100 MB: two at a time
+		defer func() { <-scaling }()
 		img, err := png.Decode(f)
 		if err != nil {
 			http.Error(w, "not found: "+name+" is not a whole PNG", http.StatusNotFound)
@@ -220,6 +222,9 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, p Point, name s
 
 // maxPreviews bounds the cache of scaled pictures.
 const maxPreviews = 256
+
+// scaling bounds the pictures decoded for previews at once.
+var scaling = make(chan struct{}, 2)
 
 // sheet serves a sweep's contact sheet (scaled to max, default 2048 px).
 func (s *Server) sheet(w http.ResponseWriter, r *http.Request) {
