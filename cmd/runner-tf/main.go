@@ -421,7 +421,7 @@ func runSweep(ctx context.Context, sig *syscall.Signal, o *options, src config.S
 		defer srv.Close()
 		rows := make([]sweep.Row, len(plan.Points)) // every point shows, pending ones too
 		for i, p := range plan.Points {
-			rows[i] = sweep.Row{Index: p.Index, ID: p.ID, Dir: p.Dir, Overrides: p.Overrides()}
+			rows[i] = sweep.Row{Index: p.Index, ID: p.ID, Dir: p.Dir, Overrides: p.Overrides(), Iterations: plan.Configs[i].Iterations}
 		}
 		srv.Expect(plan.Output, rows)
 	}

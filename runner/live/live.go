@@ -183,7 +183,8 @@ func (s *Server) Close() error {
 
 // Expect names the points of a sweep this process runs, whose folder is
 // dir: the page shows them all from the start, pending ones included. (A
-// sweep's summary.json, once written, tells the same to any viewer.)
+// sweep's summary.json, once written, tells the same to any viewer.) A
+// row's Iterations, if set, is the point's planned iterations.
 func (s *Server) Expect(dir string, rows []sweep.Row) {
 	s.mu.Lock()
 	if s.expected == nil {

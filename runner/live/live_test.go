@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/styletransfer/gostyle/runner/sweep"
 )
 
 // fixture is a run folder as the runner writes it, grown by the test.
@@ -418,5 +420,55 @@ func TestConfined(t *testing.T) {
 	must(unix.Mkfifo(filepath.Join(good.dir, "styled_0001.png"), 0o644))
 	if resp, err := client.Get(ts.URL + "/picture?point=good"); err != nil || resp.StatusCode != 404 {
 		t.Errorf("a picture swapped for a FIFO: %v %v", resp, err)
+	}
+}
+
+// A sweep being run shows every point from the start (Expect), pending
+// ones with their planned iterations; a finished sweep's summary.json tells
+// the same to a viewer started later.
+func TestSweepPoints(t *testing.T) {
+	root := t.TempDir()
+	sweepDir := filepath.Join(root, "grid")
+	newFixture(t, filepath.Join(sweepDir, "000-a.partial")).rows(3)
+	s := newServer()
+	defer s.Close()
+	if err := s.Watch(sweepDir); err != nil {
+		t.Fatal(err)
+	}
+	s.Expect(sweepDir, []sweep.Row{
+		{Index: 0, Dir: "000-a", Overrides: []string{"seed=1"}, Iterations: 10},
+		{Index: 1, Dir: "001-b", Overrides: []string{"seed=2"}, Iterations: 10},
+		{Index: 2, Dir: "../escape", Iterations: 10}, // not a plain folder name: left out
+	})
+	points, _ := s.snapshot()
+	var got []string
+	for _, p := range points {
+		got = append(got, fmt.Sprintf("%s %s %d %d %s %d %v", p.Name, p.Sweep, p.Index, p.Iteration, p.State, p.Of, p.Overrides))
+	}
+	want := "000-a grid 0 2 running 0 [seed=1]|001-b grid 1 -1 pending 10 [seed=2]"
+	if strings.Join(got, "|") != want {
+		t.Errorf("points:\n%s\nwant\n%s", strings.Join(got, "|"), want)
+	}
+	// No file is read for a pending point, whatever its name.
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	for _, u := range []string{"/picture?point=../escape", "/picture?point=001-b"} {
+		if resp, _ := get(t, ts.URL+u); resp.StatusCode != 404 {
+			t.Errorf("%s: %s, want 404", u, resp.Status)
+		}
+	}
+
+	// A viewer started later over the output root reads summary.json.
+	os.WriteFile(filepath.Join(sweepDir, "summary.json"), []byte(`[{"index":0,"dir":"000-a","overrides":["seed=1"]},{"index":1,"dir":"001-b","overrides":["seed=2"]},{"index":2,"dir":"../../etc"}]`), 0o644)
+	later, err := scan(&tree{path: root}, newScanCache(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	for _, p := range later {
+		got = append(got, fmt.Sprintf("%s %s %d %s", p.Name, p.Sweep, p.Index, p.State))
+	}
+	if want := "grid/000-a grid 0 running|grid/001-b grid 1 pending"; strings.Join(got, "|") != want {
+		t.Errorf("from summary.json:\n%s\nwant\n%s", strings.Join(got, "|"), want)
 	}
 }

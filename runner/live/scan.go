@@ -120,14 +120,14 @@ func scan(t *tree, cache *scanCache, expected map[string][]sweep.Row) ([]Point, 
 		}
 	}
 	for rel, rows := range sweeps {
-		for _, r := range rows {
+		for _, r := range plainDirs(rows) {
 			n := path.Join(rel, r.Dir)
 			if rel == "." {
 				n = r.Dir
 			}
 			p, ok := found[n]
 			if !ok {
-				p = Point{Name: n, State: pending, Iteration: -1, tree: t}
+				p = Point{Name: n, State: pending, Iteration: -1, Of: r.Iterations, tree: t} // planned iterations, when Expect gave them
 			}
 			p.Sweep, p.Index, p.Overrides = name(rel), r.Index, r.Overrides
 			if r.Status == sweep.Stale && p.State == string(rundir.Done) {
@@ -182,8 +182,14 @@ func readSummary(root *os.Root, rel string, entries []fs.DirEntry) []sweep.Row {
 	if json.Unmarshal(data, &rows) != nil {
 		return nil
 	}
-	return slices.DeleteFunc(rows, func(r sweep.Row) bool { // names from a file: one plain folder each
-		return r.Dir == "" || r.Dir != path.Base(r.Dir) || r.Dir == "." || r.Dir == ".."
+	return rows
+}
+
+// plainDirs keeps the rows whose folder is one plain name (a summary.json
+// is a file anyone may have written).
+func plainDirs(rows []sweep.Row) []sweep.Row {
+	return slices.DeleteFunc(slices.Clone(rows), func(r sweep.Row) bool {
+		return r.Dir == "" || r.Dir != path.Base(r.Dir) || r.Dir == "." || r.Dir == ".." || strings.ContainsRune(r.Dir, '\\')
 	})
 }
 
