@@ -408,26 +408,35 @@ addEventListener("unhandledrejection", (e) => __errors.push(String(e.reason)));`
 	}
 }
 
-// TestScreenshots saves the overview and a run page of the output folder
-// LIVE_SCREENSHOT_ROOT as PNGs into LIVE_SCREENSHOTS (for the README):
+// TestScreenshots saves the overview and a run page as PNGs into
+// LIVE_SCREENSHOTS (for the README): of the output folder
+// LIVE_SCREENSHOT_ROOT, or of a running `runner -serve` at
+// LIVE_SCREENSHOT_URL; LIVE_SCREENSHOT_RUN names the run page's run.
 //
 //	LIVE_SCREENSHOT_ROOT=$PWD/results LIVE_SCREENSHOTS=$PWD/runner/live/testdata \
 //	  go test -run TestScreenshots ./runner/live/
 func TestScreenshots(t *testing.T) {
-	root, dir, bin := os.Getenv("LIVE_SCREENSHOT_ROOT"), os.Getenv("LIVE_SCREENSHOTS"), chromium()
-	if root == "" || dir == "" || bin == "" {
-		t.Skip("skipped: set LIVE_SCREENSHOT_ROOT and LIVE_SCREENSHOTS (and have chromium)")
+	root, url, dir, bin := os.Getenv("LIVE_SCREENSHOT_ROOT"), os.Getenv("LIVE_SCREENSHOT_URL"), os.Getenv("LIVE_SCREENSHOTS"), chromium()
+	if root == "" && url == "" || dir == "" || bin == "" {
+		t.Skip("skipped: set LIVE_SCREENSHOT_ROOT or LIVE_SCREENSHOT_URL, and LIVE_SCREENSHOTS (and have chromium)")
 	}
-	s := newServer()
-	if err := s.Watch(root); err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(s)
-	defer ts.Close()
-	defer s.Close()
-	points, _ := s.snapshot()
-	if len(points) == 0 {
-		t.Fatalf("no runs under %s", root)
+	run := os.Getenv("LIVE_SCREENSHOT_RUN")
+	if url == "" {
+		s := newServer()
+		if err := s.Watch(root); err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(s)
+		defer ts.Close()
+		defer s.Close()
+		points, _ := s.snapshot()
+		if len(points) == 0 {
+			t.Fatalf("no runs under %s", root)
+		}
+		url = ts.URL + "/"
+		if run == "" {
+			run = points[len(points)-1].Name
+		}
 	}
 	b := startBrowser(t, bin)
 	b.call("Emulation.setDeviceMetricsOverride", map[string]any{"width": 1200, "height": 800, "deviceScaleFactor": 1, "mobile": false}, nil)
@@ -444,12 +453,10 @@ func TestScreenshots(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b.navigate(ts.URL + "/")
+	b.navigate(url)
 	shot("viewer-sweep.png")
-	run := points[len(points)-1].Name
-	if n := os.Getenv("LIVE_SCREENSHOT_RUN"); n != "" {
-		run = n
+	if run != "" {
+		b.navigate(url + "#/run/" + run)
+		shot("viewer-run.png")
 	}
-	b.navigate(ts.URL + "/#/run/" + run)
-	shot("viewer-run.png")
 }
