@@ -169,7 +169,7 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, p Point, name s
 	}
 	f, fi, err := openRegular(root, path.Join(p.dir, name), maxPictureBytes)
 	if err != nil {
-		s.log.Warn("live view: not served", "point", p.Name, "err", err)
+		s.refused(p, err)
 		http.Error(w, "not found: "+name+" is not a readable regular file in the run folder", http.StatusNotFound)
 		return
 	}

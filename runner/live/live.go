@@ -351,13 +351,21 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, p Point, name
 	}
 	f, fi, err := openRegular(root, path.Join(p.dir, name), maxPictureBytes)
 	if err != nil {
-		s.log.Warn("live view: not served", "point", p.Name, "err", err)
+		s.refused(p, err)
 		http.Error(w, "not found: "+name+" is not a readable regular file in the run folder", http.StatusNotFound)
 		return
 	}
 	defer f.Close()
 	w.Header().Set("Cache-Control", "max-age=3600") // the URL carries the version
 	http.ServeContent(w, r, name, fi.ModTime(), f)
+}
+
+// refused logs a file the view would not serve, unless it is simply not
+// there (yet): a link, a FIFO or a file over its bound is worth a line.
+func (s *Server) refused(p Point, err error) {
+	if !errors.Is(err, fs.ErrNotExist) {
+		s.log.Warn("live view: not served", "point", p.Name, "err", err)
+	}
 }
 
 // readFile reads the regular file name of p's folder, inside its root.
