@@ -2,8 +2,10 @@ package live
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/png"
@@ -470,5 +472,35 @@ func TestSweepPoints(t *testing.T) {
 	}
 	if want := "grid/000-a grid 0 running|grid/001-b grid 1 pending"; strings.Join(got, "|") != want {
 		t.Errorf("from summary.json:\n%s\nwant\n%s", strings.Join(got, "|"), want)
+	}
+}
+
+// A picture whose header claims more pixels than a preview decodes (a
+// picture bomb) is refused from its header, before any decoding.
+func TestPreviewRefusesBombs(t *testing.T) {
+	root := t.TempDir()
+	run := newFixture(t, filepath.Join(root, "run"))
+	run.rows(1)
+	var b strings.Builder
+	png.Encode(&b, image.NewGray(image.Rect(0, 0, 1, 1)))
+	data := []byte(b.String())
+	// IHDR: 8-byte signature, length, "IHDR", width, height, ...; then its CRC.
+	binary.BigEndian.PutUint32(data[16:], 60000)
+	binary.BigEndian.PutUint32(data[20:], 60000)
+	binary.BigEndian.PutUint32(data[29:], crc32.ChecksumIEEE(data[12:29]))
+	run.write("styled_0001.png", data)
+	s := newServer()
+	defer s.Close()
+	if err := s.Watch(root); err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	start := time.Now()
+	if resp, _ := get(t, ts.URL+"/picture?point=run&max=200"); resp.StatusCode != 404 {
+		t.Errorf("a 3.6 GP picture: %s, want 404", resp.Status)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("refusing it took %v", d)
 	}
 }
