@@ -1,13 +1,15 @@
-// Package live serves a small web page that shows runs and sweeps while
-// they go: each run folder's newest checkpoint picture, its loss curve and
-// its state, updated in the open page by server-sent events.
+// Package live serves a web page over an output folder: every run and
+// sweep under it (a sweep's points, pending ones too), live while runners
+// write there and after they end; per run, its checkpoints, loss and
+// per-layer curves, config and weights. It only reads.
 //
 // The design is a poller: Watch reads the run folders under an output root
-// every Poll interval (status.json, metrics.csv, the newest styled_*.png or
-// final.png), and the page is told when anything changed. The runner needs
-// no hooks, the view works the same for a run, a sweep run in one process,
-// or Slurm array jobs writing to a shared folder, and a crashed run simply
-// stops changing.
+// every Poll interval (status.json, metrics.csv, config.yaml, the newest
+// styled_*.png or final.png, a sweep's summary.json), and the page is told
+// by server-sent events when anything changed. The runner needs no hooks,
+// the view works the same for a run, a sweep run in one process, or Slurm
+// array jobs writing to a shared folder, and a crashed run simply stops
+// changing. The folder is untrusted: every read goes through files.go.
 package live
 
 import (
