@@ -81,22 +81,37 @@ func (f *folder) writeRecord(ex *experiment, resolved map[string]any) error {
 	return f.WriteFile(rundir.ModelName, append(js, '\n'))
 }
 
-// writeReport draws loss.png (the losses against iteration, log scale) and
-// compare.png (content | style | result), from the files the run wrote.
-func (f *folder) writeReport() error {
-	metrics, err := regularfile.Open(filepath.Join(f.Path(), rundir.MetricsName))
-	if err != nil {
-		return fmt.Errorf("%s: %w", rundir.LossName, err)
-	}
-	defer metrics.Close()
-	if err := f.WriteWith(rundir.LossName, func(w io.Writer) error { return report.LossPlot(metrics, w) }); err != nil {
-		return fmt.Errorf("%s: %w", rundir.LossName, err)
+// writeReport draws loss.png (the losses against iteration, log scale),
+// layers.png (each layer's weighted term) and compare.png (content | style
+// | result), from the files the run wrote, each titled with the run, its
+// main settings, its iterations and the model's weights.
+func (f *folder) writeReport(ex *experiment, iterations int) error {
+	c := ex.cfg
+	caption := report.Caption{Text: f.caption, Title: fmt.Sprintf("%s: %d iterations, %s, content %g, style %g, tv %g\nmodel: %s",
+		filepath.Base(ex.dir), iterations, c.Optimizer, c.ContentWeight, c.StyleWeight, c.TVWeight, ex.model.Meta.Describe())}
+	plots := []struct {
+		csv, png string
+		plot     func(io.Reader, io.Writer, report.Caption) error
+		optional bool // layers.png: a run whose terms are all zero has nothing to plot on a log scale
+	}{{rundir.MetricsName, rundir.LossName, report.LossPlot, false}, {rundir.LayersName, rundir.LayersPlotName, report.LayersPlot, true}}
+	for _, p := range plots {
+		data, err := regularfile.Open(filepath.Join(f.Path(), p.csv))
+		if err != nil && p.optional {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("%s: %w", p.png, err)
+		}
+		err = f.WriteWith(p.png, func(w io.Writer) error { return p.plot(data, w, caption) })
+		data.Close()
+		if err != nil && !p.optional {
+			return fmt.Errorf("%s: %w", p.png, err)
+		}
 	}
 	panels, err := report.RunPanels(f.Path())
 	if err != nil {
 		return fmt.Errorf("%s: %w", rundir.CompareName, err)
 	}
-	if err := f.WriteWith(rundir.CompareName, func(w io.Writer) error { return report.Compare(panels, w) }); err != nil {
+	if err := f.WriteWith(rundir.CompareName, func(w io.Writer) error { return report.Compare(panels, w, caption) }); err != nil {
 		return fmt.Errorf("%s: %w", rundir.CompareName, err)
 	}
 	return nil

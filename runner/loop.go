@@ -204,9 +204,11 @@ func (r *run) optimise(ctx context.Context, eval *graphs.Evaluator, t *scaleTarg
 			opt.Settle(x) // L-BFGS: back to the accepted point, evaluated in the last row
 		}
 		if every := r.ex.cfg.CheckpointEvery; every > 0 && r.it%every == 0 {
-			if err := r.save(rundir.CheckpointName(r.it), opt.Current(x)); err != nil {
+			name := rundir.CheckpointName(r.it)
+			if err := r.save(name, opt.Current(x)); err != nil {
 				return err
 			}
+			r.log.Info("checkpoint", "file", name)
 			if err := r.checkpoint(opt.Current(x), opt, scale, r.evals); err != nil {
 				return err
 			}
@@ -336,7 +338,7 @@ func (r *run) finish() (*Result, error) {
 	if err := r.rec.close(); err != nil {
 		return nil, err
 	}
-	if err := r.f.writeReport(); err != nil {
+	if err := r.f.writeReport(r.ex, r.it); err != nil {
 		return nil, err
 	}
 	r.f.SetIteration(r.it)

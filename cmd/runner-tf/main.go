@@ -49,6 +49,10 @@ type interrupted struct{ sig syscall.Signal }
 
 func (e interrupted) Error() string { return "interrupted by " + e.sig.String() }
 
+// shown is an error whose line is printed already (before the live view
+// went on serving the run's final state).
+type shown struct{ error }
+
 func main() {
 	reclaimStderr()
 	err := run(os.Args[1:], os.Stdout, os.Stderr)
@@ -57,6 +61,8 @@ func main() {
 	case err == nil:
 	case errors.As(err, &stop):
 		os.Exit(128 + int(stop.sig))
+	case errors.As(err, new(shown)):
+		os.Exit(1) // its line is on stderr already
 	case errors.Is(err, flag.ErrHelp):
 		os.Exit(0)
 	default:
@@ -104,6 +110,7 @@ Examples:
   runner -config experiments/notebook-all.yaml -index 3  # one point (what a cluster task runs)
   runner -config experiments/notebook-all.yaml -slurm    # submit the sweep as a Slurm job array
   runner -config experiments/paper.yaml -serve :8080     # watch it in a browser
+  runner -serve :8080 -out results                       # view every run and sweep under results/
   runner -version                                        # versions and devices
 
 Flags:
@@ -120,6 +127,7 @@ type options struct {
 	printConfig bool
 	version     bool
 	serve       string
+	viewOnly    bool // -serve with no -config, -resume or sweep flag: serve -out, run nothing
 	progress    progress.Options
 	sweep       cli.Flags
 }
@@ -157,6 +165,7 @@ func parse(args []string, stdout io.Writer) (*options, error) {
 	if o.resume != "" && (seen["config"] || len(o.sets) > 0 || seen["out"]) {
 		return nil, errors.New("-resume takes the config the run recorded: give no -config, -set or -out with it")
 	}
+	o.viewOnly = o.serve != "" && !seen["config"] && o.resume == "" && !o.printConfig && !o.sweep.Any()
 	if o.overwrite {
 		o.sets = append(o.sets, "overwrite=true")
 	}
@@ -172,8 +181,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.progress.Format == progress.JSON { // every line of the output is a JSON record
+		j := progress.NewJSONLines(stdout)
+		defer j.Flush()
+		stdout = j
+	}
 	if o.version {
 		return printVersion(stdout)
+	}
+	if o.viewOnly {
+		return view(sig, o, stdout)
 	}
 	src, resumed, replacing, err := source(o)
 	if err != nil {
@@ -205,27 +222,69 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if o.printConfig {
 		return printConfig(stdout, cfg)
 	}
+	var srv *live.Server
 	if o.serve != "" {
-		stopServe, err := serve(o.serve, cfg.Output, stdout)
+		if srv, err = serve(o.serve, cfg.Output, stdout); err != nil {
+			return err
+		}
+		defer srv.Close()
+	}
+	model, err := loadModel(cfg, o.trust, stdout, [][]string{runner.UsedLayers(cfg)})
+	if err == nil {
+		o.progress.Every = cfg.LogEvery
+		rep := progress.New(stdout, o.progress)
+		var res *runner.Result
+		if err = sig.stopping(func() (err error) {
+			res, err = runner.RunWith(sig.ctx, cfg, model, rep)
+			return err
+		}); err == nil {
+			err = report(stdout, o, model, res, sig)
+		}
+	}
+	return linger(sig, srv, err, stdout)
+}
+
+// view serves the live view over the output root (-out, else the default
+// config's output) until a signal: every run and sweep under it, running
+// or finished. It runs nothing and writes nothing.
+func view(sig *signals, o *options, stdout io.Writer) error {
+	root := o.out
+	if root == "" {
+		src, err := config.Find(configs.Default, "configs", configs.FS)
 		if err != nil {
 			return err
 		}
-		defer stopServe()
+		cfg, err := config.Load(src, o.sets)
+		if err != nil {
+			return err
+		}
+		root = cfg.Output
 	}
-	model, err := loadModel(cfg, o.trust, stdout, [][]string{runner.UsedLayers(cfg)})
+	srv, err := serve(o.serve, root, stdout)
 	if err != nil {
 		return err
 	}
-	o.progress.Every = cfg.LogEvery
-	rep := progress.New(stdout, o.progress)
-	var res *runner.Result
-	if err := sig.stopping(func() (err error) {
-		res, err = runner.RunWith(sig.ctx, cfg, model, rep)
-		return err
-	}); err != nil {
+	defer srv.Close()
+	fmt.Fprintf(stdout, "viewing %s until Ctrl-C\n", root)
+	sig.wait()
+	return nil
+}
+
+// linger keeps the live view serving after the run (or sweep) ended, so
+// that open pages get its final state, until a signal; a run stopped by a
+// signal ends at once. The run's error, if any, is printed now and
+// returned after.
+func linger(sig *signals, srv *live.Server, err error, stdout io.Writer) error {
+	if srv == nil || sig.ctx.Err() != nil {
 		return err
 	}
-	return report(stdout, o, model, res, sig)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "runner: %s\n", oneLine(err))
+		err = shown{err}
+	}
+	fmt.Fprintf(stdout, "live view: still serving %s (Ctrl-C to stop)\n", srv.URL())
+	sig.wait()
+	return err
 }
 
 // source is the config to run: -config, or the config a run folder
@@ -318,7 +377,6 @@ func runSweep(sig *signals, o *options, src config.Source, stdout io.Writer) err
 			return printConfig(stdout, p.Config)
 		})
 	}
-	o.progress.Every = 0
 	points := &pointRunner{sig: sig, trust: o.trust, stdout: stdout, rep: progress.New(stdout, o.progress), models: map[string]*graphs.Model{}}
 	readOnly := o.sweep.List || o.sweep.Status || o.sweep.SlurmDryRun || o.sweep.K8s
 	sweepOut := stdout
@@ -329,20 +387,26 @@ func runSweep(sig *signals, o *options, src config.Source, stdout io.Writer) err
 	if o.trust {
 		env.PassOn = append(env.PassOn, "-trust-model")
 	}
+	var srv *live.Server
 	if o.serve != "" {
-		root := o.out
-		if root == "" {
-			plan, err := sweep.Load(src, o.sets, o.out)
-			if err != nil {
-				return err
-			}
-			root = plan.Output
-		}
-		stopServe, err := serve(o.serve, root, stdout)
+		plan, err := sweep.Load(src, o.sets, o.out)
 		if err != nil {
 			return err
 		}
-		defer stopServe()
+		if srv, err = serve(o.serve, plan.Output, stdout); err != nil {
+			return err
+		}
+		defer srv.Close()
+		if plan.Len() <= maxExpected { // every point shows, pending ones too
+			var rows []sweep.Row
+			if err := plan.Each(sig.ctx, func(p sweep.Point) error {
+				rows = append(rows, sweep.Row{Index: p.Index, ID: p.ID, Dir: p.Dir, Overrides: p.Overrides(), Iterations: p.Config.Iterations})
+				return nil
+			}); err != nil {
+				return err
+			}
+			srv.Expect(plan.Output, rows)
+		}
 	}
 	if readOnly {
 		return o.sweep.Main(sig.ctx, env)
@@ -352,8 +416,12 @@ func runSweep(sig *signals, o *options, src config.Source, stdout io.Writer) err
 		fmt.Fprintf(stdout, "interrupted: run the same command again to resume the sweep\n")
 		return sig.caught()
 	}
-	return err
+	return linger(sig, srv, err, stdout)
 }
+
+// maxExpected is the most points a served sweep lists before they start;
+// a larger sweep's page shows the points that have run folders.
+const maxExpected = 10000
 
 // readStatus is the sweep's view of a run folder's status marker.
 func readStatus(dir string) (state, id string, err error) {
@@ -372,16 +440,15 @@ type pointRunner struct {
 	stdout io.Writer
 	rep    *progress.Reporter
 	models map[string]*graphs.Model // by modelKey
-	done   int
 }
 
 // run runs point p of batch (cli.RunPoint). A signal ends the model load
 // at once and the loop after its current step.
 func (r *pointRunner) run(ctx context.Context, p sweep.Point, batch []sweep.Point) (sweep.PointResult, error) {
-	if len(batch) > 1 {
-		r.rep.Point(r.done, len(batch))
-		r.done++
+	if len(batch) > 1 { // numbered as -list and the run folders number points
+		r.rep.Point(p.Index, len(batch))
 	}
+	r.rep.SetEvery(p.Config.LogEvery)
 	key := modelKey(p.Config, r.trust)
 	m, ok := r.models[key]
 	if !ok {
@@ -428,7 +495,7 @@ func sweepRuns(batch []sweep.Point, key string, trust bool) [][]string {
 }
 
 // serve starts the live view over the run folders under root.
-func serve(addr, root string, stdout io.Writer) (func(), error) {
+func serve(addr, root string, stdout io.Writer) (*live.Server, error) {
 	srv, err := live.New(addr)
 	if err != nil {
 		return nil, fmt.Errorf("-serve %s: %w", addr, err)
@@ -438,7 +505,7 @@ func serve(addr, root string, stdout io.Writer) (func(), error) {
 		return nil, fmt.Errorf("-serve %s: %w", addr, err)
 	}
 	fmt.Fprintf(stdout, "live view: %s\n", srv.URL())
-	return func() { srv.Close() }, nil
+	return srv, nil
 }
 
 // printConfig writes the resolved config as YAML.

@@ -90,3 +90,9 @@ func (s *signals) caught() interrupted {
 	defer s.mu.Unlock()
 	return interrupted{s.got}
 }
+
+// wait blocks until a signal, as a phase that stops on s.ctx: a served view
+// ends with exit status 0 once its run is over.
+func (s *signals) wait() {
+	_ = s.stopping(func() error { <-s.ctx.Done(); return nil })
+}

@@ -1,13 +1,15 @@
-// Package live serves a small web page that shows runs and sweeps while
-// they go: each run folder's newest checkpoint picture, its loss curve and
-// its state, updated in the open page by server-sent events.
+// Package live serves a web page over an output folder: every run and
+// sweep under it (a sweep's points, pending ones too), live while runners
+// write there and after they end; per run, its checkpoints, loss and
+// per-layer curves, config and weights. It only reads.
 //
 // The design is a poller: Watch reads the run folders under an output root
-// every Poll interval (status.json, metrics.csv, the newest styled_*.png or
-// final.png), and the page is told when anything changed. The runner needs
-// no hooks, the view works the same for a run, a sweep run in one process,
-// or Slurm array jobs writing to a shared folder, and a crashed run simply
-// stops changing.
+// every Poll interval (status.json, metrics.csv, config.yaml, the newest
+// styled_*.png or final.png, a sweep's summary.json), and the page is told
+// by server-sent events when anything changed. The runner needs no hooks,
+// the view works the same for a run, a sweep run in one process, or Slurm
+// array jobs writing to a shared folder, and a crashed run simply stops
+// changing. The folder is untrusted: every read goes through files.go.
 package live
 
 import (
@@ -23,13 +25,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
+	"path"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/styletransfer/gostyle/runner/report"
-	"github.com/styletransfer/gostyle/runner/rundir"
+	"github.com/styletransfer/gostyle/runner/sweep"
 )
 
 // Poll is how often Watch looks at the run folders.
@@ -59,12 +60,14 @@ type Server struct {
 	ln   net.Listener
 	log  *slog.Logger
 
-	mu      sync.Mutex
-	roots   []string
-	points  []Point
-	changed chan struct{} // closed and replaced when points change
-	metrics map[string]metricsSummary
-	plots   map[string][]byte // loss SVG by metrics path + version
+	mu       sync.Mutex
+	trees    []*tree
+	expected map[string][]sweep.Row // sweeps this process runs, by folder
+	points   []Point
+	pointsJS []byte        // points as JSON, to tell a change
+	changed  chan struct{} // closed and replaced when points change
+	cache    *scanCache
+	previews map[string][]byte // scaled pictures by file, size and version
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -96,18 +99,22 @@ func New(addr string) (*Server, error) {
 
 func newServer() *Server {
 	s := &Server{
-		mux:     http.NewServeMux(),
-		log:     slog.New(slog.NewTextHandler(os.Stderr, nil)),
-		changed: make(chan struct{}),
-		metrics: map[string]metricsSummary{},
-		plots:   map[string][]byte{},
-		stop:    make(chan struct{}),
+		mux:      http.NewServeMux(),
+		log:      slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		changed:  make(chan struct{}),
+		cache:    newScanCache(),
+		previews: map[string][]byte{},
+		stop:     make(chan struct{}),
 	}
 	s.mux.HandleFunc("GET /{$}", s.page)
 	s.mux.HandleFunc("GET /events", s.events)
 	s.mux.HandleFunc("GET /points.json", s.pointsJSON)
 	s.mux.HandleFunc("GET /picture", s.picture)
-	s.mux.HandleFunc("GET /loss.svg", s.lossSVG)
+	s.mux.HandleFunc("GET /metrics.json", s.metricsJSON)
+	s.mux.HandleFunc("GET /run.json", s.runJSON)
+	s.mux.HandleFunc("GET /sheet", s.sheet)
+	static, _ := fs.Sub(staticFS, "static")
+	s.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	return s
 }
 
@@ -130,7 +137,7 @@ func (s *Server) Watch(root string) error {
 		return fmt.Errorf("watch: %w", err)
 	}
 	s.mu.Lock()
-	s.roots = append(s.roots, root)
+	s.trees = append(s.trees, &tree{path: root})
 	s.mu.Unlock()
 	s.refresh()
 	s.wg.Add(1)
@@ -168,7 +175,26 @@ func (s *Server) Close() error {
 		}
 	}
 	s.wg.Wait()
+	s.mu.Lock()
+	for _, t := range s.trees {
+		t.close()
+	}
+	s.mu.Unlock()
 	return err
+}
+
+// Expect names the points of a sweep this process runs, whose folder is
+// dir: the page shows them all from the start, pending ones included. (A
+// sweep's summary.json, once written, tells the same to any viewer.) A
+// row's Iterations, if set, is the point's planned iterations.
+func (s *Server) Expect(dir string, rows []sweep.Row) {
+	s.mu.Lock()
+	if s.expected == nil {
+		s.expected = map[string][]sweep.Row{}
+	}
+	s.expected[dir] = rows
+	s.mu.Unlock()
+	s.refresh()
 }
 
 // refresh reads every root and tells the pages if anything changed.
@@ -177,8 +203,8 @@ func (s *Server) refresh() {
 	defer s.mu.Unlock()
 	var all []Point
 	seen := map[string]int{}
-	for _, root := range s.roots {
-		points, err := scan(root, s.metrics)
+	for _, t := range s.trees {
+		points, err := scan(t, s.cache, s.expected)
 		if err != nil {
 			continue // a root not there yet (or gone): nothing to show
 		}
@@ -190,23 +216,16 @@ func (s *Server) refresh() {
 			all = append(all, p)
 		}
 	}
-	if !samePoints(all, s.points) {
-		s.points = all
+	js, err := json.Marshal(nonNil(all))
+	if err != nil {
+		s.log.Error("live view", "err", err)
+		return
+	}
+	if !bytes.Equal(js, s.pointsJS) {
+		s.points, s.pointsJS = all, js
 		close(s.changed)
 		s.changed = make(chan struct{})
 	}
-}
-
-func samePoints(a, b []Point) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // snapshot is the current points and the channel closed on their next change.
@@ -214,6 +233,16 @@ func (s *Server) snapshot() ([]Point, <-chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.points, s.changed
+}
+
+// snapshotJSON is snapshot's points as JSON.
+func (s *Server) snapshotJSON() ([]byte, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pointsJS == nil {
+		return []byte("[]"), s.changed
+	}
+	return s.pointsJS, s.changed
 }
 
 func (s *Server) find(name string) (Point, bool) {
@@ -234,7 +263,7 @@ var pageTmpl = template.Must(template.ParseFS(pageFS, "page.html"))
 func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	points, _ := s.snapshot()
 	var b bytes.Buffer
-	if err := pageTmpl.Execute(&b, points); err != nil {
+	if err := pageTmpl.Execute(&b, nonNil(points)); err != nil {
 		http.Error(w, "page: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -243,9 +272,9 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) pointsJSON(w http.ResponseWriter, r *http.Request) {
-	points, _ := s.snapshot()
+	js, _ := s.snapshotJSON()
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(nonNil(points))
+	w.Write(append(js, '\n'))
 }
 
 func nonNil(p []Point) []Point {
@@ -269,11 +298,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	keepAlive := time.NewTicker(15 * time.Second)
 	defer keepAlive.Stop()
 	for {
-		points, changed := s.snapshot()
-		data, err := json.Marshal(nonNil(points))
-		if err != nil {
-			return
-		}
+		data, changed := s.snapshotJSON()
 		if _, err := fmt.Fprintf(w, "data: %s\n\n", data); err != nil {
 			return
 		}
@@ -297,54 +322,62 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 }
 
 // picture serves a point's newest picture. The point is looked up by name
-// and the file is the one the scan found, so no request names a path.
+// and the file is the one the scan found, so no request names a path; the
+// file is read inside the watched root, and only if it is a regular file.
+// A file parameter names another picture of the folder (a checkpoint, an
+// input, a report; never a path), and max scales it down to at most that
+// many pixels on its longer side.
 func (s *Server) picture(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.find(r.URL.Query().Get("point"))
-	if !ok || p.Picture == "" {
+	name := r.URL.Query().Get("file")
+	if name == "" {
+		name = p.Picture
+	}
+	if !ok || p.dir == "" || name == "" || !pictureName(name) {
 		http.NotFound(w, r)
 		return
 	}
-	w.Header().Set("Cache-Control", "max-age=3600") // the URL carries the version
-	http.ServeFile(w, r, filepath.Join(p.dir, p.Picture))
+	if side := sideParam(r, 0); side > 0 {
+		s.preview(w, r, p, name, side)
+		return
+	}
+	s.serveFile(w, r, p, name)
 }
 
-// lossSVG draws a point's loss curve with runner/report, once per version
-// of its metrics.csv.
-func (s *Server) lossSVG(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.find(r.URL.Query().Get("point"))
-	if !ok || p.MetricsV == "" {
+// serveFile serves the regular file name of p's folder, inside its root.
+func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, p Point, name string) {
+	root, err := p.tree.open()
+	if err != nil {
 		http.NotFound(w, r)
 		return
 	}
-	path := filepath.Join(p.dir, rundir.MetricsName)
-	key := path + "@" + p.MetricsV
-	s.mu.Lock()
-	svg, ok := s.plots[key]
-	s.mu.Unlock()
-	if !ok {
-		f, err := os.Open(path)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusNotFound)
-			return
-		}
-		var b bytes.Buffer
-		err = report.LossPlotSVG(f, &b)
-		f.Close()
-		if err != nil { // e.g. no rows yet: say so in the picture's place
-			http.Error(w, err.Error(), http.StatusNotFound)
-			return
-		}
-		svg = b.Bytes()
-		s.mu.Lock()
-		for k := range s.plots { // keep one version per file
-			if len(k) > len(path) && k[:len(path)+1] == path+"@" {
-				delete(s.plots, k)
-			}
-		}
-		s.plots[key] = svg
-		s.mu.Unlock()
+	f, fi, err := openRegular(root, path.Join(p.dir, name), maxPictureBytes)
+	if err != nil {
+		s.refused(p, err)
+		http.Error(w, "not found: "+name+" is not a readable regular file in the run folder", http.StatusNotFound)
+		return
 	}
-	w.Header().Set("Content-Type", "image/svg+xml")
-	w.Header().Set("Cache-Control", "max-age=3600")
-	w.Write(svg)
+	defer f.Close()
+	w.Header().Set("Cache-Control", "max-age=3600") // the URL carries the version
+	http.ServeContent(w, r, name, fi.ModTime(), f)
+}
+
+// refused logs a file the view would not serve, unless it is simply not
+// there (yet): a link, a FIFO or a file over its bound is worth a line.
+func (s *Server) refused(p Point, err error) {
+	if !errors.Is(err, fs.ErrNotExist) {
+		s.log.Warn("live view: not served", "point", p.Name, "err", err)
+	}
+}
+
+// readFile reads the regular file name of p's folder, inside its root.
+func (p Point) readFile(name string, max int64) ([]byte, error) {
+	if p.dir == "" {
+		return nil, fs.ErrNotExist
+	}
+	root, err := p.tree.open()
+	if err != nil {
+		return nil, err
+	}
+	return readRegular(root, path.Join(p.dir, name), max)
 }

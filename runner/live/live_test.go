@@ -2,8 +2,10 @@ package live
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/png"
@@ -15,6 +17,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/styletransfer/gostyle/runner/sweep"
 )
 
 // fixture is a run folder as the runner writes it, grown by the test.
@@ -124,7 +130,7 @@ func TestScan(t *testing.T) {
 	failed := newFixture(t, filepath.Join(root, "sweep", "p1"))
 	failed.write("status.json", []byte(`{"state":"failed","error":"iteration 3: loss is NaN"}`))
 	os.MkdirAll(filepath.Join(root, "notes"), 0o755) // not a run folder
-	points, err := scan(root, map[string]metricsSummary{})
+	points, err := scan(&tree{path: root}, newScanCache(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +146,7 @@ func TestScan(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("points:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if _, err := scan(filepath.Join(root, "missing"), nil); err == nil {
+	if _, err := scan(&tree{path: filepath.Join(root, "missing")}, newScanCache(), nil); err == nil {
 		t.Error("a missing root gave no error")
 	}
 }
@@ -194,21 +200,50 @@ func TestHandlers(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("page: %s %s", resp.Status, resp.Header.Get("Content-Type"))
 	}
-	for _, want := range []string{`data-point="shipwreck_starry_night"`, "iteration 4, total loss 2e&#43;05", `src="picture?point=shipwreck_starry_night&amp;v=`, `src="loss.svg?point=shipwreck_starry_night&amp;v=`, "new EventSource"} {
+	for _, want := range []string{`<script id="initial" type="application/json">[{"name":"shipwreck_starry_night",`, `"iteration":4,"of":0,"loss":200000,`, "new EventSource", `src="static/uplot/uPlot.iife.min.js"`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("page lacks %q", want)
 		}
+	}
+	if resp, body := get(t, ts.URL+"/static/uplot/uPlot.iife.min.js"); resp.StatusCode != 200 || !strings.Contains(string(body), "uPlot") {
+		t.Errorf("uPlot: %s", resp.Status)
 	}
 
 	resp, body = get(t, ts.URL+"/picture?point=shipwreck_starry_night")
 	if img, err := png.Decode(strings.NewReader(string(body))); resp.StatusCode != 200 || err != nil || img.Bounds().Dx() != 32 {
 		t.Errorf("picture: %s, %v", resp.Status, err)
 	}
-	resp, body = get(t, ts.URL+"/loss.svg?point=shipwreck_starry_night")
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(string(body), "<svg") {
-		t.Errorf("loss.svg: %s %s %.100s", resp.Status, resp.Header.Get("Content-Type"), body)
+	// Scaled to 16 px on the longer side: 32x24 becomes 16x12.
+	resp, body = get(t, ts.URL+"/picture?point=shipwreck_starry_night&file=styled_0005.png&max=16")
+	if img, err := png.Decode(strings.NewReader(string(body))); resp.StatusCode != 200 || err != nil || img.Bounds().Dx() != 16 || img.Bounds().Dy() != 12 {
+		t.Errorf("preview: %s, %v", resp.Status, err)
 	}
-	for _, bad := range []string{"/picture?point=../../etc", "/loss.svg?point=nope", "/picture"} {
+	var m struct {
+		Losses struct {
+			Iteration []float64
+			Series    map[string][]*float64
+			Order     []string
+		}
+		Layers *struct{}
+	}
+	_, body = get(t, ts.URL+"/metrics.json?point=shipwreck_starry_night")
+	if err := json.Unmarshal(body, &m); err != nil || len(m.Losses.Iteration) != 5 || *m.Losses.Series["total"][4] != 2e5 || m.Layers != nil ||
+		strings.Join(m.Losses.Order, ",") != "total,content,style,tv" {
+		t.Errorf("metrics.json: %s, %v", body, err)
+	}
+	var info struct {
+		Checkpoints []struct {
+			File      string
+			Iteration int
+		}
+	}
+	_, body = get(t, ts.URL+"/run.json?point=shipwreck_starry_night")
+	if err := json.Unmarshal(body, &info); err != nil || len(info.Checkpoints) != 1 || info.Checkpoints[0].File != "styled_0005.png" || info.Checkpoints[0].Iteration != 5 {
+		t.Errorf("run.json: %s, %v", body, err)
+	}
+	for _, bad := range []string{"/picture?point=../../etc", "/metrics.json?point=nope", "/picture", "/run.json?point=nope",
+		"/picture?point=shipwreck_starry_night&file=metrics.csv", "/picture?point=shipwreck_starry_night&file=../x.png",
+		"/picture?point=shipwreck_starry_night&file=styled_0099.png", "/sheet?sweep=nope"} {
 		if resp, _ := get(t, ts.URL+bad); resp.StatusCode != 404 {
 			t.Errorf("%s: %s, want 404", bad, resp.Status)
 		}
@@ -274,7 +309,7 @@ func TestEmptyRoot(t *testing.T) {
 	ts := httptest.NewServer(s)
 	defer ts.Close()
 	_, body := get(t, ts.URL+"/")
-	if !strings.Contains(string(body), `<p id="empty">No run folders yet`) {
+	if !strings.Contains(string(body), `<script id="initial" type="application/json">[]</script>`) || !strings.Contains(string(body), "No run folders yet") {
 		t.Error("empty page does not say there are no runs")
 	}
 	if _, body := get(t, ts.URL+"/points.json"); strings.TrimSpace(string(body)) != "[]" {
@@ -298,5 +333,174 @@ func TestEmptyRoot(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("a root created after Watch never showed its run")
 		}
+	}
+}
+
+// The view reads only regular files inside its root: links out of it (or
+// in it), FIFOs and ../ names are refused, requests do not hang, and no
+// error quotes a file.
+func TestConfined(t *testing.T) {
+	outside := t.TempDir()
+	secret := filepath.Join(outside, "shadow")
+	os.WriteFile(secret, []byte("root:SECRET-HASH:19000:0:99999:7:::\n"), 0o600)
+	secretPNG := newFixture(t, filepath.Join(outside, "run"))
+	secretPNG.rows(2)
+	secretPNG.picture("final.png", 16, 16, color.RGBA{1, 1, 1, 255})
+
+	root := t.TempDir()
+	evil := filepath.Join(root, "evil")
+	os.MkdirAll(evil, 0o755)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.Symlink(secret, filepath.Join(evil, "metrics.csv")))
+	must(os.Symlink(filepath.Join(outside, "run", "final.png"), filepath.Join(evil, "final.png")))
+	must(os.Symlink(secret, filepath.Join(evil, "config.yaml")))
+	must(os.Symlink(secret, filepath.Join(evil, "status.json")))
+	// A link to a whole run outside the root is not followed.
+	must(os.Symlink(filepath.Join(outside, "run"), filepath.Join(root, "linked")))
+	// FIFOs where files are expected: opening one for reading would block.
+	fifo := newFixture(t, filepath.Join(root, "fifo"))
+	fifo.rows(3)
+	for _, name := range []string{"final.png", "status.json", "config.yaml", "styled_0002.png"} {
+		must(unix.Mkfifo(filepath.Join(fifo.dir, name), 0o644))
+	}
+	// A good run beside them, whose picture is a link inside the root.
+	good := newFixture(t, filepath.Join(root, "good"))
+	good.rows(2)
+	good.picture("styled_0001.png", 8, 8, color.RGBA{9, 9, 9, 255})
+	must(os.Symlink("styled_0001.png", filepath.Join(good.dir, "styled_0002.png")))
+
+	s := newServer()
+	must(s.Watch(root))
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	defer s.Close()
+
+	points, _ := s.snapshot()
+	var got []string
+	for _, p := range points {
+		got = append(got, fmt.Sprintf("%s %s %d %q", p.Name, p.State, p.Iteration, p.Picture))
+	}
+	want := []string{ // evil holds no regular file: no run folder
+		`fifo running 2 ""`,
+		`good running 1 "styled_0001.png"`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("points:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	client := &http.Client{Timeout: 5 * time.Second} // a FIFO opened for reading would hang
+	for _, u := range []string{"/picture?point=evil", "/metrics.json?point=evil", "/run.json?point=evil", "/picture?point=linked",
+		"/metrics.json?point=linked", "/picture?point=fifo", "/picture?point=fifo&file=final.png&max=10", "/run.json?point=fifo", "/metrics.json?point=fifo", "/picture?point=../../etc", "/picture?point=..%2Fevil",
+		"/points.json", "/"} {
+		resp, err := client.Get(ts.URL + u)
+		if err != nil {
+			t.Fatalf("%s: %v", u, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(body), "SECRET") || strings.Contains(string(body), "root:") {
+			t.Errorf("%s: the answer quotes a file outside the root: %.200s", u, body)
+		}
+		if strings.HasPrefix(u, "/picture") {
+			if resp.StatusCode != http.StatusNotFound {
+				t.Errorf("%s: %s, want 404", u, resp.Status)
+			}
+		}
+	}
+
+	// A file swapped for a link or a FIFO after the scan is refused when served.
+	os.Remove(filepath.Join(good.dir, "styled_0001.png"))
+	must(os.Symlink(filepath.Join(outside, "run", "final.png"), filepath.Join(good.dir, "styled_0001.png")))
+	if resp, err := client.Get(ts.URL + "/picture?point=good"); err != nil || resp.StatusCode != 404 {
+		t.Errorf("a picture swapped for a link out of the root: %v %v", resp.Status, err)
+	}
+	os.Remove(filepath.Join(good.dir, "styled_0001.png"))
+	must(unix.Mkfifo(filepath.Join(good.dir, "styled_0001.png"), 0o644))
+	if resp, err := client.Get(ts.URL + "/picture?point=good"); err != nil || resp.StatusCode != 404 {
+		t.Errorf("a picture swapped for a FIFO: %v %v", resp, err)
+	}
+}
+
+// A sweep being run shows every point from the start (Expect), pending
+// ones with their planned iterations; a finished sweep's summary.json tells
+// the same to a viewer started later.
+func TestSweepPoints(t *testing.T) {
+	root := t.TempDir()
+	sweepDir := filepath.Join(root, "grid")
+	newFixture(t, filepath.Join(sweepDir, "000-a.partial")).rows(3)
+	s := newServer()
+	defer s.Close()
+	if err := s.Watch(sweepDir); err != nil {
+		t.Fatal(err)
+	}
+	s.Expect(sweepDir, []sweep.Row{
+		{Index: 0, Dir: "000-a", Overrides: []string{"seed=1"}, Iterations: 10},
+		{Index: 1, Dir: "001-b", Overrides: []string{"seed=2"}, Iterations: 10},
+		{Index: 2, Dir: "../escape", Iterations: 10}, // not a plain folder name: left out
+	})
+	points, _ := s.snapshot()
+	var got []string
+	for _, p := range points {
+		got = append(got, fmt.Sprintf("%s %s %d %d %s %d %v", p.Name, p.Sweep, p.Index, p.Iteration, p.State, p.Of, p.Overrides))
+	}
+	want := "000-a grid 0 2 running 0 [seed=1]|001-b grid 1 -1 pending 10 [seed=2]"
+	if strings.Join(got, "|") != want {
+		t.Errorf("points:\n%s\nwant\n%s", strings.Join(got, "|"), want)
+	}
+	// No file is read for a pending point, whatever its name.
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	for _, u := range []string{"/picture?point=../escape", "/picture?point=001-b"} {
+		if resp, _ := get(t, ts.URL+u); resp.StatusCode != 404 {
+			t.Errorf("%s: %s, want 404", u, resp.Status)
+		}
+	}
+
+	// A viewer started later over the output root reads summary.json.
+	os.WriteFile(filepath.Join(sweepDir, "summary.json"), []byte(`[{"index":0,"dir":"000-a","overrides":["seed=1"]},{"index":1,"dir":"001-b","overrides":["seed=2"]},{"index":2,"dir":"../../etc"}]`), 0o644)
+	later, err := scan(&tree{path: root}, newScanCache(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	for _, p := range later {
+		got = append(got, fmt.Sprintf("%s %s %d %s", p.Name, p.Sweep, p.Index, p.State))
+	}
+	if want := "grid/000-a grid 0 running|grid/001-b grid 1 pending"; strings.Join(got, "|") != want {
+		t.Errorf("from summary.json:\n%s\nwant\n%s", strings.Join(got, "|"), want)
+	}
+}
+
+// A picture whose header claims more pixels than a preview decodes (a
+// picture bomb) is refused from its header, before any decoding.
+func TestPreviewRefusesBombs(t *testing.T) {
+	root := t.TempDir()
+	run := newFixture(t, filepath.Join(root, "run"))
+	run.rows(1)
+	var b strings.Builder
+	png.Encode(&b, image.NewGray(image.Rect(0, 0, 1, 1)))
+	data := []byte(b.String())
+	// IHDR: 8-byte signature, length, "IHDR", width, height, ...; then its CRC.
+	binary.BigEndian.PutUint32(data[16:], 60000)
+	binary.BigEndian.PutUint32(data[20:], 60000)
+	binary.BigEndian.PutUint32(data[29:], crc32.ChecksumIEEE(data[12:29]))
+	run.write("styled_0001.png", data)
+	s := newServer()
+	defer s.Close()
+	if err := s.Watch(root); err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	start := time.Now()
+	if resp, _ := get(t, ts.URL+"/picture?point=run&max=200"); resp.StatusCode != 404 {
+		t.Errorf("a 3.6 GP picture: %s, want 404", resp.Status)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("refusing it took %v", d)
 	}
 }

@@ -283,6 +283,43 @@ func withText(pngData []byte, text map[string]string) []byte {
 	return append(out, pngData[afterIHDR:]...)
 }
 
+// ReadText reads a PNG's tEXt chunks (key -> value), those EncodePNG
+// writes, up to the first image data; it reads at most maxTextRead bytes.
+func ReadText(r io.Reader) (map[string]string, error) {
+	br := io.LimitReader(r, maxTextRead)
+	head := make([]byte, 8)
+	if _, err := io.ReadFull(br, head); err != nil || string(head) != "\x89PNG\r\n\x1a\n" {
+		return nil, errors.New("not a PNG")
+	}
+	text := map[string]string{}
+	for {
+		var hdr [8]byte
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			return text, nil
+		}
+		n, kind := binary.BigEndian.Uint32(hdr[:4]), string(hdr[4:])
+		if kind == "IDAT" || kind == "IEND" || n > maxTextRead {
+			return text, nil
+		}
+		body := make([]byte, int(n)+4) // data and CRC
+		if _, err := io.ReadFull(br, body); err != nil {
+			return text, nil
+		}
+		if kind == "tEXt" {
+			if k, v, ok := bytes.Cut(body[:n], []byte{0}); ok {
+				r := make([]rune, len(v)) // Latin-1: one byte, one rune
+				for i, b := range v {
+					r[i] = rune(b)
+				}
+				text[string(k)] = string(r)
+			}
+		}
+	}
+}
+
+// maxTextRead bounds ReadText: text chunks come before the image data.
+const maxTextRead = 1 << 20
+
 // latin1 keeps tEXt valid: PNG text chunks are Latin-1, so other runes become '?'.
 func latin1(s string) []byte {
 	out := make([]byte, 0, len(s))

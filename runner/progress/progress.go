@@ -108,9 +108,10 @@ type Reporter struct {
 	it, firstIt              int
 	loss, content, style, tv float32
 	start, first, lastDraw   time.Time
-	pointDone, pointTotal    int
-	running                  bool // between Start and Finish
-	logged                   int  // the iteration last logged
+	point, pointTotal        int       // the sweep point's index (as -list numbers it) and the sweep's points; 0 points: no sweep
+	pointSeconds             []float64 // how long each point run to its end here took, for the sweep's ETA
+	running                  bool      // between Start and Finish
+	logged                   int       // the iteration last logged
 }
 
 // IsTerminal reports whether w is a terminal that can show a bar.
@@ -121,6 +122,9 @@ func IsTerminal(w io.Writer) bool {
 
 // New makes a Reporter writing to w (usually os.Stderr).
 func New(w io.Writer, opts Options) *Reporter {
+	if j, ok := w.(*JSONLines); ok {
+		w = j.w // the Reporter writes records of its own
+	}
 	r := &Reporter{opts: opts, w: w, refresh: opts.Refresh}
 	if r.refresh <= 0 {
 		r.refresh = 100 * time.Millisecond
@@ -137,14 +141,18 @@ func New(w io.Writer, opts Options) *Reporter {
 		// On a terminal a line goes above the bar and the time is noise.
 		hopts.ReplaceAttr = dropTime
 		r.barMode = true
-		r.log = slog.New(slog.NewTextHandler(&aboveBar{r}, hopts))
+		r.log = slog.New(once(slog.NewTextHandler(&aboveBar{r}, hopts)))
 	case opts.Format == JSON:
-		r.log = slog.New(slog.NewJSONHandler(&locked{r}, hopts))
+		r.log = slog.New(once(slog.NewJSONHandler(&locked{r}, hopts)))
 	default:
-		r.log = slog.New(slog.NewTextHandler(&locked{r}, hopts))
+		r.log = slog.New(once(slog.NewTextHandler(&locked{r}, hopts)))
 	}
 	return r
 }
+
+// SetEvery sets the interval of log lines (Options.Every) for the runs to
+// come: each point of a sweep has its own log_every.
+func (r *Reporter) SetEvery(n int) { r.opts.Every = n }
 
 // Logger is where the caller's other messages go (model, notes, files
 // written), so that they respect the format and Quiet and do not tear the
@@ -159,10 +167,10 @@ func (r *Reporter) barOptions() []progressbar.Option {
 		progressbar.OptionSetWriter(r.w),
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("it"),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionSetElapsedTime(true),
+		// Rate and ETA are the description's, measured from the first
+		// timed iteration: the bar's own would count TensorFlow's start-up.
+		progressbar.OptionSetPredictTime(false),
+		progressbar.OptionSetElapsedTime(false),
 		progressbar.OptionThrottle(0), // Step throttles, with no allocation
 		progressbar.OptionOnCompletion(func() { fmt.Fprintln(r.w) }),
 	}
@@ -187,7 +195,7 @@ func (r *Reporter) Start(run string, total int) {
 	}
 	attrs := []slog.Attr{slog.String("run", run), slog.Int("iterations", total)}
 	if r.pointTotal > 0 {
-		attrs = append(attrs, slog.Int("point", r.pointDone+1), slog.Int("points", r.pointTotal))
+		attrs = append(attrs, slog.Int("point", r.point), slog.Int("points", r.pointTotal))
 	}
 	r.log.LogAttrs(context.Background(), slog.LevelInfo, "start", attrs...)
 }
@@ -232,12 +240,19 @@ func (r *Reporter) draw() {
 func (r *Reporter) describe() string {
 	s := r.run
 	if r.pointTotal > 0 {
-		s = "point " + strconv.Itoa(r.pointDone+1) + "/" + strconv.Itoa(r.pointTotal) + " " + s
+		s = "point " + strconv.Itoa(r.point) + "/" + strconv.Itoa(r.pointTotal) + " " + s
 	}
 	if r.first.IsZero() {
-		return s
+		return s + "  starting"
 	}
-	return s + "  loss " + strconv.FormatFloat(float64(r.loss), 'e', 3, 32)
+	s += "  loss " + strconv.FormatFloat(float64(r.loss), 'e', 3, 32)
+	if rate := r.rate(); rate > 0 {
+		s += "  " + Rate(rate) + "  ETA " + Duration(r.eta(rate))
+		if se := r.sweepETA(rate); se > 0 {
+			s += "  sweep ETA " + Duration(se)
+		}
+	}
+	return s
 }
 
 // rate is iterations a second since the first Step: the first evaluation
@@ -250,30 +265,95 @@ func (r *Reporter) rate() float64 {
 	return float64(r.it-r.firstIt) / d
 }
 
+// eta is the seconds left in the run at rate.
+func (r *Reporter) eta(rate float64) float64 { return float64(max(r.total-r.it, 0)) / rate }
+
+// sweepETA is the seconds left in the sweep, running its points in index
+// order: this run's ETA plus, for each later point, the mean time of the
+// points this process finished (else this run's projected time). 0 when
+// not in a sweep or at its last point.
+func (r *Reporter) sweepETA(rate float64) float64 {
+	left := r.pointTotal - r.point - 1
+	if r.pointTotal == 0 || left <= 0 {
+		return 0
+	}
+	per := time.Since(r.start).Seconds() + r.eta(rate)
+	if n := len(r.pointSeconds); n > 0 {
+		per = 0
+		for _, s := range r.pointSeconds {
+			per += s
+		}
+		per /= float64(n)
+	}
+	return r.eta(rate) + float64(left)*per
+}
+
+// Rate formats iterations a second for people: it/s, or it/min and it/h
+// when slow.
+func Rate(r float64) string {
+	switch {
+	case r >= 1:
+		return strconv.FormatFloat(r, 'f', rateDecimals(r), 64) + " it/s"
+	case r*60 >= 1:
+		return strconv.FormatFloat(r*60, 'f', rateDecimals(r*60), 64) + " it/min"
+	default:
+		return strconv.FormatFloat(r*3600, 'f', rateDecimals(r*3600), 64) + " it/h"
+	}
+}
+
+func rateDecimals(r float64) int {
+	if r >= 10 {
+		return 0
+	}
+	return 1
+}
+
+// Duration formats seconds for people: 45s, 3m20s, 2h05m.
+func Duration(s float64) string {
+	if math.IsNaN(s) || math.IsInf(s, 0) || s < 0 {
+		return "?"
+	}
+	n := int64(math.Round(s))
+	switch {
+	case n < 60:
+		return strconv.FormatInt(n, 10) + "s"
+	case n < 3600:
+		return fmt.Sprintf("%dm%02ds", n/60, n%60)
+	default:
+		return fmt.Sprintf("%dh%02dm", n/3600, (n%3600)/60)
+	}
+}
+
 func (r *Reporter) logStep() {
-	attrs := [9]slog.Attr{
+	attrs := [12]slog.Attr{
 		slog.Int("it", r.it), slog.Int("of", r.total),
 		slog.Any("total", f32(r.loss)), slog.Any("content", f32(r.content)),
 		slog.Any("style", f32(r.style)), slog.Any("tv", f32(r.tv)),
 	}
 	n := 6
 	if rate := r.rate(); rate > 0 {
-		eta := time.Duration(float64(r.total-r.it) / rate * float64(time.Second)).Round(time.Second)
-		attrs[n], attrs[n+1], n = slog.Any("it_per_s", f32(rate)), slog.Duration("eta", eta), n+2
+		attrs[n], attrs[n+1], n = slog.Any("it_per_s", f32(rate)), slog.Any("eta", seconds(r.eta(rate))), n+2
+		if se := r.sweepETA(rate); se > 0 {
+			attrs[n], n = slog.Any("sweep_eta", seconds(se)), n+1
+		}
 	}
 	if r.run != "" {
 		attrs[n], n = slog.String("run", r.run), n+1
 	}
+	if r.pointTotal > 0 {
+		attrs[n], n = slog.Int("point", r.point), n+1
+	}
 	r.log.LogAttrs(context.Background(), slog.LevelInfo, "iteration", attrs[:n]...)
 }
 
-// Point tells how far a sweep has got: done of total points finished.
-func (r *Reporter) Point(done, total int) {
-	r.pointDone, r.pointTotal = done, total
+// Point says that the next run is the sweep's point index (numbered from
+// 0, as -list and the run folders number them) of total points.
+func (r *Reporter) Point(index, total int) {
+	r.point, r.pointTotal = index, total
 	if r.opts.Quiet || r.barMode {
 		return
 	}
-	r.log.LogAttrs(context.Background(), slog.LevelInfo, "sweep", slog.Int("done", done), slog.Int("points", total))
+	r.log.LogAttrs(context.Background(), slog.LevelInfo, "sweep", slog.Int("point", index), slog.Int("points", total))
 }
 
 // Finish ends the run begun by Start: the bar is completed (or left where
@@ -286,6 +366,9 @@ func (r *Reporter) Finish() {
 		return
 	}
 	r.running = false
+	if r.pointTotal > 0 && r.it >= r.total {
+		r.pointSeconds = append(r.pointSeconds, time.Since(r.start).Seconds())
+	}
 	if r.opts.Quiet {
 		return
 	}
@@ -310,7 +393,19 @@ func (r *Reporter) Finish() {
 	}
 	r.log.LogAttrs(context.Background(), slog.LevelInfo, "finish",
 		slog.String("run", r.run), slog.Int("iterations", r.it), slog.Any("total", f32(r.loss)),
-		slog.Duration("elapsed", time.Since(r.start).Round(time.Millisecond)))
+		slog.Any("elapsed", seconds(time.Since(r.start).Seconds())))
+}
+
+// seconds is a duration logged in seconds: a JSON number, or text such as
+// 12.5s (the README's key=value lines).
+type seconds float64
+
+func (s seconds) MarshalJSON() ([]byte, error) {
+	return strconv.AppendFloat(nil, math.Round(float64(s)*1000)/1000, 'f', -1, 64), nil
+}
+
+func (s seconds) MarshalText() ([]byte, error) {
+	return append(strconv.AppendFloat(nil, math.Round(float64(s)*10)/10, 'f', -1, 64), 's'), nil
 }
 
 // f32 logs a float32 with the shortest digits that read back exactly, as a

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"math"
 	"os"
 	"regexp"
@@ -114,8 +116,21 @@ func TestJSONLines(t *testing.T) {
 				}
 			}
 		}
-		if m["msg"] == "start" && (m["point"] != 2.0 || m["points"] != 3.0) {
-			t.Errorf("start line %v, want point 2 of 3", m)
+		if m["msg"] == "start" && (m["point"] != 1.0 || m["points"] != 3.0) {
+			t.Errorf("start line %v, want point 1 of 3 (the index, as -list numbers it)", m)
+		}
+		if m["msg"] == "finish" {
+			if e, ok := m["elapsed"].(float64); !ok || e < 0 || e > 60 {
+				t.Errorf("finish line %v: elapsed should be seconds", m)
+			}
+		}
+		if m["msg"] == "iteration" && m["it"].(float64) > 0 {
+			if e := m["eta"].(float64); e > 60 {
+				t.Errorf("iteration line %v: eta should be seconds", m)
+			}
+			if m["point"] != 1.0 {
+				t.Errorf("iteration line %v: want point 1", m)
+			}
 		}
 	}
 	if got := strings.Join(msgs, " "); got != "sweep start iteration iteration iteration finish wrote" {
@@ -172,7 +187,7 @@ func TestBar(t *testing.T) {
 	r.Finish()
 	r.Finish() // a deferred second call adds nothing
 	s := out.String()
-	for _, want := range []string{"point 2/4 shipwreck_starry_night", "loss 1.234e+03", "(20/50,", "(50/50,", "100%", "it/s", "msg=checkpoint file=styled_0020.png"} {
+	for _, want := range []string{"point 1/4 shipwreck_starry_night", "loss 1.234e+03", "(20/50)", "(50/50)", "100%", "it/s  ETA ", "sweep ETA ", "msg=checkpoint file=styled_0020.png"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("bar output lacks %q:\n%q", want, s)
 		}
@@ -251,7 +266,89 @@ func TestBarInterrupted(t *testing.T) {
 	}
 	r.Finish()
 	s := out.String()
-	if !strings.Contains(s, "(30/100,") || strings.Contains(s, "100%") || !strings.HasSuffix(s, "\n") {
+	if !strings.Contains(s, "(30/100)") || strings.Contains(s, "100%") || !strings.HasSuffix(s, "\n") {
 		t.Errorf("interrupted bar: %q", s)
+	}
+}
+
+// The rate is measured from the first timed iteration: a slow start-up
+// (TensorFlow preparing its graph) before it does not drag it down.
+func TestRateFromFirstTimedIteration(t *testing.T) {
+	r := New(io.Discard, Options{Terminal: Never})
+	r.Start("x", 100)
+	time.Sleep(300 * time.Millisecond) // start-up: the first evaluation
+	for it := 0; it <= 20; it++ {
+		r.Step(it, 1, 1, 1, 1)
+		time.Sleep(time.Millisecond)
+	}
+	// 20 iterations of about 1 ms: far above the 60 it/s that counting the
+	// start-up would give.
+	if rate := r.rate(); rate < 150 {
+		t.Errorf("rate %.1f it/s, want the steady rate (hundreds)", rate)
+	}
+}
+
+// The sweep's ETA: this run's plus the later points' at the mean time of
+// the points finished here.
+func TestSweepETA(t *testing.T) {
+	r := New(io.Discard, Options{Terminal: Never})
+	r.Point(1, 4)
+	r.Start("x", 100)
+	r.pointSeconds = []float64{20, 40}
+	r.first, r.firstIt, r.it = time.Now().Add(-5*time.Second), 0, 50 // 10 it/s: 5 s left
+	rate := r.rate()
+	if eta, want := r.sweepETA(rate), 5+2*30.0; math.Abs(eta-want) > 0.5 {
+		t.Errorf("sweep ETA %.2f s, want %.0f", eta, want)
+	}
+	r.Point(3, 4) // the last point: no sweep ETA beyond the run's
+	if eta := r.sweepETA(rate); eta != 0 {
+		t.Errorf("last point: sweep ETA %v, want 0", eta)
+	}
+	for s, want := range map[float64]string{0.4: "0s", 59.6: "1m00s", 200: "3m20s", 7500: "2h05m"} {
+		if got := Duration(s); got != want {
+			t.Errorf("Duration(%v) = %q, want %q", s, got, want)
+		}
+	}
+	for r, want := range map[float64]string{66.4: "66 it/s", 2.25: "2.2 it/s", 0.5: "30 it/min", 1.0 / 600: "6.0 it/h"} {
+		if got := Rate(r); got != want {
+			t.Errorf("Rate(%v) = %q, want %q", r, got, want)
+		}
+	}
+}
+
+// A sweep's points share their model: it is described once.
+func TestModelOnce(t *testing.T) {
+	var out bytes.Buffer
+	r := New(&out, Options{Terminal: Never})
+	for i := 0; i < 3; i++ {
+		r.Logger().Info("model", "weights", "random (demo)", "device", "cpu")
+	}
+	r.Logger().Info("model", "weights", "imagenet", "device", "cpu")
+	if n := strings.Count(out.String(), "msg=model"); n != 2 {
+		t.Errorf("%d model lines, want 2 (one per model):\n%s", n, out.String())
+	}
+}
+
+// With -log-format json every line of the output parses: the program's own
+// lines become records, and the Reporter's records are not wrapped twice.
+func TestJSONLinesWriter(t *testing.T) {
+	var out bytes.Buffer
+	j := NewJSONLines(&out)
+	fmt.Fprintf(j, "loss 5 -> 1 in 3 iterations\npictures: ")
+	r := New(j, Options{Format: JSON})
+	r.Start("x", 1)
+	fmt.Fprintf(j, "results/x/ (final: final.png)\nnote: random weights")
+	j.Flush()
+	var msgs []string
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("not JSON: %q", line)
+		}
+		msgs = append(msgs, m["msg"].(string))
+	}
+	want := "loss 5 -> 1 in 3 iterations|start|pictures: results/x/ (final: final.png)|note: random weights"
+	if got := strings.Join(msgs, "|"); got != want {
+		t.Errorf("messages %q, want %q", got, want)
 	}
 }

@@ -5,14 +5,16 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/png"
 	"io"
+	"strings"
 
 	"golang.org/x/image/draw"
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/gofont/goregular"
 	"golang.org/x/image/font/opentype"
 	"golang.org/x/image/math/fixed"
+
+	"github.com/styletransfer/gostyle/runner/picture"
 )
 
 // Panel is one labelled picture of compare.png.
@@ -62,46 +64,57 @@ func Layout(panels []Panel) (pictures []image.Rectangle, size image.Point, err e
 	return pictures, image.Pt(x, top+h+Margin), nil
 }
 
-// Compare writes compare.png: the panels side by side (content, style(s),
-// result, in the order given), each under its label, on white.
-func Compare(panels []Panel, w io.Writer) error {
+// Compare writes compare.png: the caption's title (a line of LabelHeight
+// per line of it) over the panels side by side (content, style(s), result,
+// in the order given), each under its label, on white; the caption's text
+// goes into the PNG's text chunks.
+func Compare(panels []Panel, w io.Writer, c Caption) error {
 	rects, size, err := Layout(panels)
 	if err != nil {
 		return err
 	}
-	face, err := labelFace()
+	face, err := LabelFace(labelSize)
 	if err != nil {
 		return err
 	}
 	defer face.Close()
-	dst := image.NewRGBA(image.Rectangle{Max: size})
+	var title []string
+	if c.Title != "" {
+		title = strings.Split(wrap(c.Title, max(20, (size.X-2*Margin)/8)), "\n")
+	}
+	top := len(title) * LabelHeight
+	dst := image.NewRGBA(image.Rectangle{Max: size.Add(image.Pt(0, top))})
 	draw.Draw(dst, dst.Bounds(), image.NewUniform(background), image.Point{}, draw.Src)
 	d := font.Drawer{Dst: dst, Src: image.NewUniform(color.Black), Face: face}
+	for i, line := range title {
+		d.Dot = fixed.P(Margin, Margin+(i+1)*LabelHeight-8)
+		d.DrawString(fit(&d, line, size.X-2*Margin))
+	}
 	for i, p := range panels {
-		r := rects[i]
+		r := rects[i].Add(image.Pt(0, top))
 		draw.CatmullRom.Scale(dst, r, p.Image, p.Image.Bounds(), draw.Src, nil)
 		label := fit(&d, p.Label, r.Dx())
 		width := d.MeasureString(label).Round()
-		baseline := Margin + (LabelHeight+face.Metrics().Ascent.Round()-face.Metrics().Descent.Round())/2
+		baseline := top + Margin + (LabelHeight+face.Metrics().Ascent.Round()-face.Metrics().Descent.Round())/2
 		d.Dot = fixed.P(r.Min.X+(r.Dx()-width)/2, baseline)
 		d.DrawString(label)
 	}
-	if err := png.Encode(w, dst); err != nil {
+	if err := picture.EncodePNG(w, dst, c.Text); err != nil {
 		return fmt.Errorf("write compare picture: %w", err)
 	}
 	return nil
 }
 
-// labelFace is Go's own sans-serif font (goregular), so labels look the
-// same on every host without a system font.
-func labelFace() (font.Face, error) {
+// LabelFace is Go's own sans-serif font (goregular) at size pixels, so
+// labels look the same on every host without a system font.
+func LabelFace(size float64) (font.Face, error) {
 	f, err := opentype.Parse(goregular.TTF)
 	if err != nil {
-		return nil, fmt.Errorf("compare: label font: %w", err)
+		return nil, fmt.Errorf("label font: %w", err)
 	}
-	face, err := opentype.NewFace(f, &opentype.FaceOptions{Size: labelSize, DPI: 72, Hinting: font.HintingFull})
+	face, err := opentype.NewFace(f, &opentype.FaceOptions{Size: size, DPI: 72, Hinting: font.HintingFull})
 	if err != nil {
-		return nil, fmt.Errorf("compare: label font: %w", err)
+		return nil, fmt.Errorf("label font: %w", err)
 	}
 	return face, nil
 }

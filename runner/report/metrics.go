@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strings"
+	"slices"
 
 	"github.com/styletransfer/gostyle/runner/rundir"
 )
@@ -27,7 +27,8 @@ type Series struct {
 // loss columns present, by name.
 type Metrics struct {
 	Iteration []float64
-	Series    []Series // in LossColumns order, only the columns the file has
+	Series    []Series  // in LossColumns order, only the columns the file has
+	Seconds   []float64 // the seconds column (elapsed), one per row; nil if the file has none
 }
 
 // ReadMetrics reads a metrics.csv (rundir.DecodeMetrics) by column name:
@@ -36,7 +37,32 @@ type Metrics struct {
 // is left out rather than refused: a running loop may be half-way through
 // writing it.
 func ReadMetrics(r io.Reader) (*Metrics, error) {
-	rm, err := rundir.DecodeMetrics(r, "metrics")
+	return readColumns(r, "metrics", func(header []string) []string {
+		var cols []string
+		for _, name := range LossColumns {
+			if slices.Contains(header, name) {
+				cols = append(cols, name)
+			}
+		}
+		return cols
+	})
+}
+
+// ReadLayers reads a layers.csv, each used layer's weighted content or
+// style term per row (content_conv4_2, style_conv1_1, ...): every column
+// but "iteration" is a series, in the file's order.
+func ReadLayers(r io.Reader) (*Metrics, error) {
+	return readColumns(r, "layers", func(header []string) []string {
+		return slices.DeleteFunc(slices.Clone(header), func(h string) bool { return h == "iteration" })
+	})
+}
+
+// readColumns reads, through rundir's one reader of its CSV logs, the
+// iteration column, the columns choose picks from the header (as series)
+// and the seconds column where there is one. Errors name the file kind and
+// the line, and quote no field.
+func readColumns(r io.Reader, kind string, choose func(header []string) []string) (*Metrics, error) {
+	rm, err := rundir.DecodeMetrics(r, kind)
 	if err != nil {
 		return nil, err
 	}
@@ -44,17 +70,20 @@ func ReadMetrics(r io.Reader) (*Metrics, error) {
 	if m.Iteration, err = rm.Column("iteration"); err != nil {
 		return nil, err
 	}
-	for _, name := range LossColumns {
-		if rm.Has(name) {
-			v, err := rm.Column(name)
-			if err != nil {
-				return nil, err
-			}
-			m.Series = append(m.Series, Series{Name: name, Values: v})
+	for _, name := range choose(rm.Columns) {
+		v, err := rm.Column(name)
+		if err != nil {
+			return nil, err
 		}
+		m.Series = append(m.Series, Series{Name: name, Values: v})
 	}
 	if len(m.Series) == 0 {
-		return nil, fmt.Errorf("metrics: none of the columns %s in header %q", strings.Join(LossColumns, ", "), strings.Join(rm.Columns, ","))
+		return nil, fmt.Errorf("%s: no loss columns in its header", kind)
+	}
+	if rm.Has("seconds") {
+		if m.Seconds, err = rm.Column("seconds"); err != nil {
+			return nil, err
+		}
 	}
 	return m, nil
 }

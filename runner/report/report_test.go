@@ -53,11 +53,39 @@ func TestReadMetricsDropsUnfinishedLine(t *testing.T) {
 	}
 }
 
+// Errors name the line and column, never a field: a metrics.csv may be a
+// link to a file that must not be quoted (issue 26.2).
+func TestReadMetricsErrorsQuoteNothing(t *testing.T) {
+	for _, in := range []string{"root:SECRET:1\n", "iteration,total\n0,SECRET\n", "iteration,total\n\"SECRET\n"} {
+		if _, err := ReadMetrics(strings.NewReader(in)); err == nil || strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("%q: error %v, want one quoting nothing", in, err)
+		}
+	}
+}
+
+// ReadLayers takes every column but iteration; ReadMetrics keeps the seconds.
+func TestReadLayersAndSeconds(t *testing.T) {
+	l, err := ReadLayers(strings.NewReader("iteration,content_conv4_2,style_conv1_1\n0,1.5,2\n5,0.5,1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Series) != 2 || l.Series[0].Name != "content_conv4_2" || l.Series[1].Values[1] != 1 || l.Iteration[1] != 5 || l.Seconds != nil {
+		t.Errorf("layers %+v", l)
+	}
+	m, err := ReadMetrics(strings.NewReader("iteration,total,seconds\n0,9,0.25\n1,8,0.5\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Seconds) != 2 || m.Seconds[1] != 0.5 {
+		t.Errorf("seconds %v, want [0.25 0.5]", m.Seconds)
+	}
+}
+
 func TestReadMetricsErrors(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{"", "no header"},
 		{"it,total\n0,1\n", `no "iteration" column`},
-		{"iteration,seconds\n0,1\n", "none of the columns"},
+		{"iteration,seconds\n0,1\n", "no loss columns"},
 		{"iteration,total\n0,1\n1,abc\n", "line 3, column total"},
 		{"iteration,total\n0,1\n1\n", "wrong number of fields"},
 	} {
@@ -79,10 +107,10 @@ func decodePNG(t *testing.T, b []byte) image.Image {
 
 func TestLossPlot(t *testing.T) {
 	var a, b bytes.Buffer
-	if err := LossPlot(strings.NewReader(metricsCSV(100, 1e6, 0.95)), &a); err != nil {
+	if err := LossPlot(strings.NewReader(metricsCSV(100, 1e6, 0.95)), &a, Caption{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := LossPlot(strings.NewReader(metricsCSV(100, 1e6, 0.90)), &b); err != nil {
+	if err := LossPlot(strings.NewReader(metricsCSV(100, 1e6, 0.90)), &b, Caption{}); err != nil {
 		t.Fatal(err)
 	}
 	img := decodePNG(t, a.Bytes())
@@ -106,34 +134,102 @@ func TestLossPlot(t *testing.T) {
 func TestLossPlotSkipsNonPositive(t *testing.T) {
 	in := "iteration,total,content,style,tv\n0,100,10,90,0\n1,50,-1,45,0\n2,0,4,20,0\n3,20,3,17,0\n"
 	var out bytes.Buffer
-	if err := LossPlot(strings.NewReader(in), &out); err != nil {
+	if err := LossPlot(strings.NewReader(in), &out, Caption{}); err != nil {
 		t.Fatal(err)
 	}
 	img := decodePNG(t, out.Bytes())
 	if hasColor(img, lossStyle["tv"].color) {
 		t.Error("tv is zero throughout but has a line")
 	}
-	if err := LossPlot(strings.NewReader("iteration,total\n0,0\n1,-2\n"), &out); err == nil || !strings.Contains(err.Error(), "no positive") {
+	if err := LossPlot(strings.NewReader("iteration,total\n0,0\n1,-2\n"), &out, Caption{}); err == nil || !strings.Contains(err.Error(), "no positive") {
 		t.Errorf("all non-positive: error %v", err)
 	}
-	if err := LossPlot(strings.NewReader("iteration,total\n"), &out); err == nil || !strings.Contains(err.Error(), "no rows") {
+	if err := LossPlot(strings.NewReader("iteration,total\n"), &out, Caption{}); err == nil || !strings.Contains(err.Error(), "no rows") {
 		t.Errorf("no rows: error %v", err)
 	}
 	// One row (a run that just began) still draws.
 	out.Reset()
-	if err := LossPlot(strings.NewReader("iteration,total\n0,7\n"), &out); err != nil {
+	if err := LossPlot(strings.NewReader("iteration,total\n0,7\n"), &out, Caption{}); err != nil {
 		t.Fatal(err)
 	}
 	decodePNG(t, out.Bytes())
 }
 
-func TestLossPlotSVG(t *testing.T) {
-	var out bytes.Buffer
-	if err := LossPlotSVG(strings.NewReader(metricsCSV(10, 100, 0.5)), &out); err != nil {
+// Titles, text chunks and the per-layer plot: the title is drawn (the
+// picture differs from one without), and the Comment naming the weights is
+// in the PNG, as in every checkpoint.
+func TestCaptions(t *testing.T) {
+	c := Caption{Title: "shipwreck_starry_night: 10 iterations\nmodel: random weights", Text: map[string]string{"Software": "gostyle runner", "Comment": "vgg19, weights random (seed 0)"}}
+	var plain, titled bytes.Buffer
+	if err := LossPlot(strings.NewReader(metricsCSV(10, 100, 0.5)), &plain, Caption{}); err != nil {
 		t.Fatal(err)
 	}
-	if s := out.String(); !strings.Contains(s, "<svg") || !strings.Contains(s, "iteration") {
-		t.Errorf("not an SVG loss plot: %.200s", s)
+	if err := LossPlot(strings.NewReader(metricsCSV(10, 100, 0.5)), &titled, c); err != nil {
+		t.Fatal(err)
+	}
+	var layers bytes.Buffer
+	if err := LayersPlot(strings.NewReader("iteration,content_conv4_2,style_conv1_1\n0,5,900\n1,4,500\n"), &layers, c); err != nil {
+		t.Fatal(err)
+	}
+	if !hasColor(decodePNG(t, layers.Bytes()), layerStyle("style_conv1_1", 1).color) {
+		t.Error("layers.png lacks the second layer's line")
+	}
+	var cmp bytes.Buffer
+	if err := Compare([]Panel{{"content", solid(400, 30, red)}, {"result", solid(400, 30, green)}}, &cmp, c); err != nil {
+		t.Fatal(err)
+	}
+	if img := decodePNG(t, cmp.Bytes()); img.Bounds().Dy() != 30+2*Margin+LabelHeight+2*LabelHeight {
+		t.Errorf("compare.png %v: want two title lines over the panels", img.Bounds())
+	}
+	if got := wrap("one two three four\nfive", 9); got != "one two\nthree\nfour\nfive" {
+		t.Errorf("wrap: %q", got)
+	}
+	for name, b := range map[string][]byte{"loss": titled.Bytes(), "layers": layers.Bytes(), "compare": cmp.Bytes()} {
+		if !bytes.Contains(b, []byte("tEXtComment\x00vgg19, weights random (seed 0)")) {
+			t.Errorf("%s.png has no Comment chunk naming the weights", name)
+		}
+	}
+	if countDiff(decodePNG(t, plain.Bytes()), decodePNG(t, titled.Bytes())) < 200 {
+		t.Error("the title is not drawn on loss.png")
+	}
+}
+
+func countDiff(a, b image.Image) int {
+	n := 0
+	for y := a.Bounds().Min.Y; y < a.Bounds().Max.Y; y++ {
+		for x := a.Bounds().Min.X; x < a.Bounds().Max.X; x++ {
+			if a.At(x, y) != b.At(x, y) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// Log-axis labels share one format: plain below 1e5, m·e otherwise, with
+// 2 and 5 labelled on short axes.
+func TestLogTicks(t *testing.T) {
+	labels := func(lo, hi float64) string {
+		var ls []string
+		for _, tk := range (logTicks{}).Ticks(lo, hi) {
+			if tk.Label != "" {
+				ls = append(ls, tk.Label)
+			}
+		}
+		return strings.Join(ls, " ")
+	}
+	for _, c := range []struct {
+		lo, hi float64
+		want   string
+	}{
+		{3, 700, "5 10 20 50 100 200 500"},
+		{2e4, 3e7, "1e5 1e6 1e7"}, // never 10000 beside 1e+05
+		{1.5e5, 9e5, "2e5 5e5"},
+		{1, 1e4, "1 10 100 1000 10000"},
+	} {
+		if got := labels(c.lo, c.hi); got != c.want {
+			t.Errorf("ticks %g..%g: %q, want %q", c.lo, c.hi, got, c.want)
+		}
 	}
 }
 
@@ -169,7 +265,7 @@ var (
 func TestCompareGeometry(t *testing.T) {
 	panels := []Panel{{"content", solid(100, 50, red)}, {"style", solid(60, 60, blue)}, {"result", solid(40, 40, green)}}
 	var out bytes.Buffer
-	if err := Compare(panels, &out); err != nil {
+	if err := Compare(panels, &out, Caption{}); err != nil {
 		t.Fatal(err)
 	}
 	img := decodePNG(t, out.Bytes())
@@ -203,7 +299,7 @@ func TestCompareGeometry(t *testing.T) {
 
 func TestCompareLargePicturesCapped(t *testing.T) {
 	var out bytes.Buffer
-	if err := Compare([]Panel{{"content", solid(1600, 1200, red)}, {"result", solid(1200, 900, green)}}, &out); err != nil {
+	if err := Compare([]Panel{{"content", solid(1600, 1200, red)}, {"result", solid(1200, 900, green)}}, &out, Caption{}); err != nil {
 		t.Fatal(err)
 	}
 	s := decodePNG(t, out.Bytes()).Bounds().Size()
@@ -214,10 +310,10 @@ func TestCompareLargePicturesCapped(t *testing.T) {
 
 func TestCompareErrors(t *testing.T) {
 	var out bytes.Buffer
-	if err := Compare(nil, &out); err == nil {
+	if err := Compare(nil, &out, Caption{}); err == nil {
 		t.Error("no panels: no error")
 	}
-	if err := Compare([]Panel{{"style", nil}}, &out); err == nil || !strings.Contains(err.Error(), `"style"`) {
+	if err := Compare([]Panel{{"style", nil}}, &out, Caption{}); err == nil || !strings.Contains(err.Error(), `"style"`) {
 		t.Errorf("nil picture: %v", err)
 	}
 }

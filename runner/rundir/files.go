@@ -10,16 +10,17 @@ import (
 // runner writes them, and sweeps, reports and the live view read them
 // through the names and readers here.
 const (
-	StatusName  = "status.json" // the status marker (ReadStatus)
-	ConfigName  = "config.yaml" // the resolved config the run ran with (-resume reads it)
-	ModelName   = "model.json"  // the model's metadata
-	MetricsName = "metrics.csv" // one row per loss evaluation, MetricsColumns (ReadMetrics)
-	LayersName  = "layers.csv"  // each used layer's weighted term, per evaluation
-	InitialName = "initial.png" // the start picture
-	ContentName = "content.png" // the content picture as the network saw it
-	FinalName   = "final.png"   // the result, written last
-	LossName    = "loss.png"    // the losses against iteration
-	CompareName = "compare.png" // content | style | result
+	StatusName     = "status.json" // the status marker (ReadStatus)
+	ConfigName     = "config.yaml" // the resolved config the run ran with (-resume reads it)
+	ModelName      = "model.json"  // the model's metadata
+	MetricsName    = "metrics.csv" // one row per loss evaluation, MetricsColumns (ReadMetrics)
+	LayersName     = "layers.csv"  // each used layer's weighted term, per evaluation
+	InitialName    = "initial.png" // the start picture
+	ContentName    = "content.png" // the content picture as the network saw it
+	FinalName      = "final.png"   // the result, written last
+	LossName       = "loss.png"    // the losses against iteration
+	CompareName    = "compare.png" // content | style | result
+	LayersPlotName = "layers.png"  // each layer's weighted term against iteration
 )
 
 // MetricsColumns are metrics.csv's columns, in file order: the iteration,

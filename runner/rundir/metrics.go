@@ -64,7 +64,7 @@ func parseMetrics(data []byte, name string) (*Metrics, error) {
 		m.Columns = append(m.Columns, strings.TrimSpace(h))
 	}
 	if !slices.Contains(m.Columns, "iteration") {
-		return nil, fmt.Errorf("%s: no %q column in header %q", name, "iteration", strings.Join(header, ","))
+		return nil, fmt.Errorf("%s: no %q column in its header", name, "iteration")
 	}
 	for {
 		rec, err := cr.Read()
@@ -72,6 +72,10 @@ func parseMetrics(data []byte, name string) (*Metrics, error) {
 			return m, nil
 		}
 		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) { // its message names the line, not the field
+				return nil, fmt.Errorf("%s: line %d: %w", name, pe.Line, pe.Err)
+			}
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		line, _ := cr.FieldPos(0)
@@ -90,13 +94,15 @@ func (m *Metrics) Has(column string) bool { return slices.Contains(m.Columns, co
 func (m *Metrics) Column(column string) ([]float64, error) {
 	c := slices.Index(m.Columns, column)
 	if c < 0 {
-		return nil, fmt.Errorf("%s: no %q column in header %q", m.name, column, strings.Join(m.Columns, ","))
+		return nil, fmt.Errorf("%s: no %q column in its header", m.name, column)
 	}
 	out := make([]float64, len(m.rows))
 	for i, rec := range m.rows {
 		v, err := strconv.ParseFloat(strings.TrimSpace(rec[c]), 64)
 		if err != nil {
-			return nil, fmt.Errorf("%s: line %d, column %s: %w", m.name, m.lines[i], column, err)
+			// not err: strconv's message quotes the field, and a file in an
+			// output folder may be a link to anything
+			return nil, fmt.Errorf("%s: line %d, column %s: not a number", m.name, m.lines[i], column)
 		}
 		out[i] = v
 	}

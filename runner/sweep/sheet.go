@@ -6,37 +6,40 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"math"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
-	"github.com/styletransfer/gostyle/runner/picture"
 	"golang.org/x/image/draw"
 	"golang.org/x/image/font"
-	"golang.org/x/image/font/gofont/goregular"
-	"golang.org/x/image/font/opentype"
 	"golang.org/x/image/math/fixed"
+
+	"github.com/styletransfer/gostyle/runner/picture"
+	"github.com/styletransfer/gostyle/runner/regularfile"
+	"github.com/styletransfer/gostyle/runner/report"
 )
 
 // Sheet lays out a contact sheet: one cell per point, rows by the sweep's
 // first dimension and columns by the others (a grid key is a dimension; the
 // zip, whose keys move together, is one). A one-dimension sweep is one row.
+// Results are drawn at their own resolution (never enlarged); results
+// whose longer side exceeds MaxCell (print sizes) are scaled down to it. A
+// strip above the grid shows the content and style pictures the points
+// share (not those the sweep varies).
 type Sheet struct {
-	Cell   int // side of the square a picture is fitted into, pixels
-	Pad    int // space around cells
-	LabelW int // width of the row-label column
-	TitleH int // height of the title line
-	LineH  int // height of one line of a label (a label holds one line per key)
-	CaptH  int // height of the caption under each picture
+	MaxCell int // longest side a result is drawn at, pixels
+	MinColW int // least column width, for the labels
+	Pad     int // space around cells
+	LabelW  int // width of the row-label column
+	TitleH  int // height of the title line
+	LineH   int // height of one line of a label (a label holds one line per key)
+	CaptH   int // height of the caption under each picture
 }
 
-// DefaultSheet fits pictures into 192-pixel squares.
-var DefaultSheet = Sheet{Cell: 192, Pad: 8, LabelW: 160, TitleH: 28, LineH: 16, CaptH: 18}
-
-// Size is the sheet's size in pixels for rows x cols cells whose column
-// labels have headerLines lines.
-func (s Sheet) Size(rows, cols, headerLines int) (w, h int) {
-	return s.LabelW + cols*(s.Cell+s.Pad) + s.Pad, s.TitleH + s.headerH(headerLines) + rows*(s.Cell+s.CaptH+s.Pad) + s.Pad
-}
+// DefaultSheet draws results up to 512 pixels on their longer side.
+var DefaultSheet = Sheet{MaxCell: 512, MinColW: 128, Pad: 8, LabelW: 160, TitleH: 28, LineH: 16, CaptH: 18}
 
 func (s Sheet) headerH(lines int) int { return lines*s.LineH + 6 }
 
@@ -118,20 +121,59 @@ func (d dimension) label(p Point) string {
 // lastPart keeps a dotted key's last element for labels.
 func lastPart(k string) string { return k[strings.LastIndex(k, ".")+1:] }
 
+// sheetPicture is a picture of a run folder the sheet draws.
+type sheetPicture struct {
+	label string
+	path  string
+	size  image.Point // as stored
+}
+
 // WriteContactSheet draws each point's final.png (from its row in rows)
-// into a labelled grid and writes it atomically to output/contact-sheet.png.
+// into a labelled grid and writes it atomically to output/contact-sheet.png,
+// with the Comment chunk naming the weights that the results carry.
 func (s Sheet) WriteContactSheet(output string, spec Spec, points []Point, rows []Row) error {
 	rowLabels, colLabels, cells := Grid(spec, points)
 	lines := 1
 	for _, l := range colLabels {
 		lines = max(lines, strings.Count(l, "\n")+1)
 	}
+	byIndex := map[int]Row{}
+	finals := map[int]sheetPicture{}
+	var biggest image.Point
+	var first string // the first result's folder, for the inputs
+	for _, r := range rows {
+		byIndex[r.Index] = r
+		if r.Final == "" {
+			continue
+		}
+		path := filepath.Join(output, filepath.FromSlash(r.Final))
+		if size, err := pngSize(path); err == nil {
+			finals[r.Index] = sheetPicture{path: path, size: size}
+			biggest = image.Pt(max(biggest.X, size.X), max(biggest.Y, size.Y))
+			if first == "" {
+				first = filepath.Dir(path)
+			}
+		}
+	}
+	cell := image.Pt(128, 96)
+	if biggest.X > 0 {
+		scale := min(1, float64(s.MaxCell)/float64(max(biggest.X, biggest.Y)))
+		cell = image.Pt(max(1, int(math.Ceil(float64(biggest.X)*scale))), max(1, int(math.Ceil(float64(biggest.Y)*scale))))
+	}
+	colW := max(cell.X, s.MinColW)
+	inputs := s.inputs(first, spec)
+	stripH := 0
+	if len(inputs) > 0 {
+		stripH = cell.Y + s.CaptH + s.Pad
+	}
 	headerH := s.headerH(lines)
-	w, h := s.Size(len(rowLabels), len(colLabels), lines)
+	cols := max(len(colLabels), len(inputs))
+	w := s.LabelW + cols*(colW+s.Pad) + s.Pad
+	h := s.TitleH + stripH + headerH + len(rowLabels)*(cell.Y+s.CaptH+s.Pad) + s.Pad
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	draw.Draw(img, img.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
 
-	face, err := labelFace(13)
+	face, err := report.LabelFace(13)
 	if err != nil {
 		return err
 	}
@@ -143,6 +185,34 @@ func (s Sheet) WriteContactSheet(output string, spec Spec, points []Point, rows 
 		d.Dot = fixed.P(x, y)
 		d.DrawString(str)
 	}
+	// place draws pic at the top of the cell at (left, top), centred in
+	// the column, and its caption right under it.
+	place := func(pic sheetPicture, left, top int, caption string) string {
+		src, err := loadPNG(pic.path)
+		var r image.Rectangle
+		if err == nil {
+			// Scaled down only, centred in the column, top-aligned: the
+			// caption sits right under the picture.
+			b := src.Bounds()
+			scale := min(1, float64(colW)/float64(b.Dx()), float64(cell.Y)/float64(b.Dy()))
+			pw, ph := max(1, int(float64(b.Dx())*scale+0.5)), max(1, int(float64(b.Dy())*scale+0.5))
+			r = image.Rect(left+(colW-pw)/2, top, left+(colW-pw)/2+pw, top+ph)
+			if r.Dx() == src.Bounds().Dx() && r.Dy() == src.Bounds().Dy() {
+				draw.Draw(img, r, src, src.Bounds().Min, draw.Src) // native: pixel for pixel
+			} else {
+				draw.CatmullRom.Scale(img, r, src, src.Bounds(), draw.Src, nil)
+			}
+		} else {
+			r = image.Rect(left+(colW-cell.X)/2, top, left+(colW+cell.X)/2, top+cell.Y)
+			draw.Draw(img, r, image.NewUniform(color.Gray{0xdd}), image.Point{}, draw.Src)
+		}
+		text(caption, left+max(0, (colW-r.Dx())/2), r.Max.Y+s.CaptH-5, colW)
+		if err != nil {
+			return ""
+		}
+		return pngComment(pic.path)
+	}
+
 	title := fmt.Sprintf("%s: %d points", spec.Name, len(points))
 	if ks := spec.Keys(); len(ks) > 0 {
 		title += "  (" + strings.Join(ks, ", ") + ")"
@@ -151,17 +221,21 @@ func (s Sheet) WriteContactSheet(output string, spec Spec, points []Point, rows 
 		title += "  model: " + rows[0].Weights
 	}
 	text(title, s.Pad, s.TitleH-9, w-2*s.Pad)
-	for c, l := range colLabels {
-		for i, line := range strings.Split(l, "\n") {
-			text(line, s.LabelW+c*(s.Cell+s.Pad), s.TitleH+(i+1)*s.LineH-3, s.Cell)
+	if len(inputs) > 0 {
+		text("inputs", s.Pad, s.TitleH+cell.Y/2, s.LabelW-2*s.Pad)
+		for i, in := range inputs {
+			place(in, s.LabelW+i*(colW+s.Pad), s.TitleH, in.label)
 		}
 	}
-	byIndex := map[int]Row{}
-	for _, r := range rows {
-		byIndex[r.Index] = r
+	top0 := s.TitleH + stripH
+	for c, l := range colLabels {
+		for i, line := range strings.Split(l, "\n") {
+			text(line, s.LabelW+c*(colW+s.Pad), top0+(i+1)*s.LineH-3, colW)
+		}
 	}
+	comment := ""
 	for r, l := range rowLabels {
-		top := s.TitleH + headerH + r*(s.Cell+s.CaptH+s.Pad)
+		top := top0 + headerH + r*(cell.Y+s.CaptH+s.Pad)
 		// Row labels sit in a narrow column: each key above its value.
 		var ls []string
 		for _, kv := range strings.Split(l, "\n") {
@@ -173,50 +247,100 @@ func (s Sheet) WriteContactSheet(output string, spec Spec, points []Point, rows 
 			ls = append(ls, k+":", "  "+v)
 		}
 		for i, line := range ls {
-			text(line, s.Pad, top+s.Cell/2-len(ls)*s.LineH/2+(i+1)*s.LineH-3, s.LabelW-2*s.Pad)
+			text(line, s.Pad, top+cell.Y/2-len(ls)*s.LineH/2+(i+1)*s.LineH-3, s.LabelW-2*s.Pad)
 		}
 		for c, i := range cells[r] {
 			if i < 0 {
 				continue
 			}
-			left := s.LabelW + c*(s.Cell+s.Pad)
-			box := image.Rect(left, top, left+s.Cell, top+s.Cell)
+			left := s.LabelW + c*(colW+s.Pad)
 			row := byIndex[i]
 			caption := fmt.Sprintf("#%d %s", i, row.Status)
 			if row.Total != nil {
-				caption += fmt.Sprintf("  loss %.3g", *row.Total)
+				caption += "  loss " + strings.NewReplacer("e+0", "e", "e+", "e", "e-0", "e-").Replace(fmt.Sprintf("%.3g", *row.Total))
 			}
-			if pic, err := loadPNG(filepath.Join(output, filepath.FromSlash(row.Final))); row.Final != "" && err == nil {
-				draw.CatmullRom.Scale(img, fitRect(pic.Bounds(), box), pic, pic.Bounds(), draw.Src, nil)
-			} else {
-				draw.Draw(img, box, image.NewUniform(color.Gray{0xdd}), image.Point{}, draw.Src)
-				if row.Final != "" {
-					caption = fmt.Sprintf("#%d unreadable final.png", i)
-				}
+			pic, ok := finals[i]
+			if !ok && row.Final != "" {
+				caption = fmt.Sprintf("#%d unreadable final.png", i)
 			}
-			text(caption, left, top+s.Cell+s.CaptH-5, s.Cell)
+			if !ok {
+				pic.path = "" // a grey cell
+			}
+			if c := place(pic, left, top, caption); comment == "" {
+				comment = c
+			}
 		}
 	}
+	chunks := map[string]string{"Software": "gostyle runner"}
+	if comment != "" {
+		chunks["Comment"] = comment
+	}
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
+	if err := picture.EncodePNG(&buf, img, chunks); err != nil {
 		return fmt.Errorf("contact sheet: %w", err)
 	}
 	return WriteAtomic(filepath.Join(output, ContactSheet), buf.Bytes())
 }
 
+// inputs are the content and style pictures in the run folder dir that the
+// points share: not those whose key the sweep varies.
+func (s Sheet) inputs(dir string, spec Spec) []sheetPicture {
+	if dir == "" {
+		return nil
+	}
+	varied := map[string]bool{}
+	for _, k := range spec.Keys() {
+		varied[k] = true
+	}
+	var names [][2]string
+	if !varied["content"] {
+		names = append(names, [2]string{"content", "content.png"})
+	}
+	if !varied["style"] {
+		names = append(names, [2]string{"style", "style.png"})
+		for i := 1; i <= 16; i++ {
+			names = append(names, [2]string{"style " + strconv.Itoa(i), "style_" + strconv.Itoa(i) + ".png"})
+		}
+	}
+	var out []sheetPicture
+	for _, n := range names {
+		path := filepath.Join(dir, n[1])
+		if size, err := pngSize(path); err == nil {
+			out = append(out, sheetPicture{label: n[0], path: path, size: size})
+		}
+	}
+	return out
+}
+
+// pngSize reads a PNG's size from its header.
+func pngSize(path string) (image.Point, error) {
+	f, err := regularfile.Open(path)
+	if err != nil {
+		return image.Point{}, err
+	}
+	defer f.Close()
+	c, err := png.DecodeConfig(f)
+	return image.Pt(c.Width, c.Height), err
+}
+
+// pngComment is a PNG's Comment text chunk, "" if none.
+func pngComment(path string) string {
+	f, err := regularfile.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	text, _ := picture.ReadText(f)
+	return text["Comment"]
+}
+
 // loadPNG reads a point's picture with picture.Load: a regular file, its
 // size checked from the header before it is decoded.
-func loadPNG(path string) (image.Image, error) { return picture.Load(path) }
-
-// fitRect is the largest rectangle of src's aspect centred in box.
-func fitRect(src, box image.Rectangle) image.Rectangle {
-	sw, sh, bw, bh := src.Dx(), src.Dy(), box.Dx(), box.Dy()
-	w, h := bw, sh*bw/max(sw, 1)
-	if h > bh {
-		w, h = sw*bh/max(sh, 1), bh
+func loadPNG(path string) (image.Image, error) {
+	if path == "" {
+		return nil, os.ErrNotExist
 	}
-	x, y := box.Min.X+(bw-w)/2, box.Min.Y+(bh-h)/2
-	return image.Rect(x, y, x+max(w, 1), y+max(h, 1))
+	return picture.Load(path)
 }
 
 // fit cuts str with an ellipsis to at most maxW pixels.
@@ -230,17 +354,4 @@ func fit(d font.Drawer, str string, maxW int) string {
 		r = r[:len(r)-1]
 	}
 	return string(r) + "…"
-}
-
-// labelFace is the Go font (regular) at size points, 72 dpi.
-func labelFace(size float64) (font.Face, error) {
-	f, err := opentype.Parse(goregular.TTF)
-	if err != nil {
-		return nil, fmt.Errorf("label font: %w", err)
-	}
-	face, err := opentype.NewFace(f, &opentype.FaceOptions{Size: size, DPI: 72, Hinting: font.HintingFull})
-	if err != nil {
-		return nil, fmt.Errorf("label font: %w", err)
-	}
-	return face, nil
 }

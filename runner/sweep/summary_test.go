@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"image"
 	"image/color"
+	"image/draw"
 	"image/png"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/styletransfer/gostyle/runner/picture"
 )
 
 func TestSummaryFromRunFolders(t *testing.T) {
@@ -126,15 +129,16 @@ func TestContactSheet(t *testing.T) {
 	if err != nil {
 		t.Fatalf("contact sheet is not a PNG: %v", err)
 	}
-	// 2 rows (style_weight) x 2 columns (seed), one-line column labels:
-	// 160 + 2*(192+8) + 8 wide, 28 + (16+6) + 2*(192+18+8) + 8 high.
-	if b := img.Bounds(); b.Dx() != 568 || b.Dy() != 494 {
-		t.Fatalf("sheet is %dx%d, want 568x494", b.Dx(), b.Dy())
+	// 2 rows (style_weight) x 2 columns (seed), one-line column labels; the
+	// 64x48 results drawn at their size in 128-pixel columns:
+	// 160 + 2*(128+8) + 8 wide, 28 + (16+6) + 2*(48+18+8) + 8 high.
+	if b := img.Bounds(); b.Dx() != 440 || b.Dy() != 206 {
+		t.Fatalf("sheet is %dx%d, want 440x206", b.Dx(), b.Dy())
 	}
-	// Cell (row r, column c) is centred at x = 160 + c*200 + 96,
-	// y = 50 + r*218 + 96. The 64x48 pictures fill the cell's width.
+	// Cell (row r, column c) is centred at x = 160 + c*136 + 64,
+	// y = 50 + r*74 + 24.
 	at := func(r, c int) color.RGBA {
-		return color.RGBAModel.Convert(img.At(160+c*200+96, 50+r*218+96)).(color.RGBA)
+		return color.RGBAModel.Convert(img.At(160+c*136+64, 50+r*74+24)).(color.RGBA)
 	}
 	for i, want := range colours {
 		if got := at(i/2, i%2); got != want {
@@ -157,8 +161,8 @@ func TestContactSheet(t *testing.T) {
 		return n
 	}
 	for name, r := range map[string]image.Rectangle{
-		"title": image.Rect(0, 0, 568, 28), "column labels": image.Rect(160, 28, 568, 50),
-		"row labels": image.Rect(0, 50, 160, 494), "captions": image.Rect(160, 50+192, 360, 50+210),
+		"title": image.Rect(0, 0, 440, 28), "column labels": image.Rect(160, 28, 440, 50),
+		"row labels": image.Rect(0, 50, 160, 206), "captions": image.Rect(160, 50+48, 296, 50+66),
 	} {
 		if dark(r) < 20 {
 			t.Errorf("no text in the %s", name)
@@ -202,9 +206,100 @@ func TestContactSheetOfAZip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 1 row x 3 columns, 2-line labels: 160 + 3*200 + 8 wide,
-	// 28 + (2*16+6) + 218 + 8 high.
-	if cfg.Width != 768 || cfg.Height != 292 {
-		t.Errorf("sheet %dx%d, want 768x292", cfg.Width, cfg.Height)
+	// 1 row x 3 columns, 2-line labels: 160 + 3*136 + 8 wide,
+	// 28 + (2*16+6) + 74 + 8 high.
+	if cfg.Width != 576 || cfg.Height != 148 {
+		t.Errorf("sheet %dx%d, want 576x148", cfg.Width, cfg.Height)
+	}
+}
+
+// Results are drawn pixel for pixel (never enlarged), print-size ones are
+// scaled down to MaxCell, the shared content and style are shown above the
+// grid with their captions, and the sheet carries the results' Comment.
+func TestContactSheetNativeInputsComment(t *testing.T) {
+	p := mustLoad(t, base+"sweep:\n  grid:\n    seed: [1, 2]\n")
+	out := t.TempDir()
+	points := all(t, p)
+	checker := image.NewRGBA(image.Rect(0, 0, 300, 200))
+	for y := 0; y < 200; y++ {
+		for x := 0; x < 300; x++ {
+			if (x+y)%2 == 0 {
+				checker.Set(x, y, color.White)
+			} else {
+				checker.Set(x, y, color.RGBA{0, 0, 255, 255})
+			}
+		}
+	}
+	writePNG := func(path string, img image.Image, text map[string]string) {
+		var b bytes.Buffer
+		if err := picture.EncodePNG(&b, img, text); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 2 {
+		dir := filepath.Join(out, points[i].Dir)
+		fixtureRun(t, dir, Done, points[i].ID, 2, color.White)
+		writePNG(filepath.Join(dir, "final.png"), checker, map[string]string{"Comment": "vgg19, weights random (seed 0)"})
+	}
+	red := image.NewRGBA(image.Rect(0, 0, 300, 200))
+	draw.Draw(red, red.Bounds(), image.NewUniform(color.RGBA{200, 0, 0, 255}), image.Point{}, draw.Src)
+	writePNG(filepath.Join(out, points[0].Dir, "content.png"), red, nil)
+	writePNG(filepath.Join(out, points[0].Dir, "style.png"), checker, nil)
+	rows, err := Summarize(out, points, markerReader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := DefaultSheet.WriteContactSheet(out, p.Spec, points, rows); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(out, ContactSheet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text, _ := picture.ReadText(bytes.NewReader(data)); text["Comment"] != "vgg19, weights random (seed 0)" {
+		t.Errorf("sheet's text chunks %v: want the results' Comment", text)
+	}
+	img, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Layout: inputs strip (200+18+8) under the title, then the header
+	// (16+6), then one row; columns 300 wide.
+	grid := 28 + 226 + 22
+	for _, cell := range []struct {
+		x, y int
+		what string
+	}{{160, 28, "content"}, {160 + 308, 28, "style"}, {160, grid, "point 0"}, {160 + 308, grid, "point 1"}} {
+		for _, d := range []image.Point{{0, 0}, {1, 0}, {57, 33}, {58, 33}} {
+			got := color.RGBAModel.Convert(img.At(cell.x+d.X, cell.y+d.Y)).(color.RGBA)
+			var want color.RGBA
+			switch {
+			case cell.what == "content":
+				want = color.RGBA{200, 0, 0, 255}
+			case (d.X+d.Y)%2 == 0:
+				want = color.RGBA{255, 255, 255, 255}
+			default:
+				want = color.RGBA{0, 0, 255, 255}
+			}
+			if got != want {
+				t.Errorf("%s at +%v: %v, want %v (drawn pixel for pixel)", cell.what, d, got, want)
+			}
+		}
+	}
+	// A print-size result is drawn at MaxCell on its longer side.
+	big := image.NewRGBA(image.Rect(0, 0, 1200, 900))
+	writePNG(filepath.Join(out, points[1].Dir, "final.png"), big, nil)
+	if err := DefaultSheet.WriteContactSheet(out, p.Spec, points, rows); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(filepath.Join(out, ContactSheet))
+	defer f.Close()
+	cfg, err := png.DecodeConfig(f)
+	// Cells 512x384: 160 + 2*(512+8) + 8 wide; 28 + (384+18+8) + 22 + (384+18+8) + 8 high.
+	if err != nil || cfg.Width != 1208 || cfg.Height != 878 {
+		t.Errorf("sheet with a 1200x900 result: %dx%d, %v; want 1208x878", cfg.Width, cfg.Height, err)
 	}
 }

@@ -2,7 +2,9 @@
 # Checks the live view in a real browser: installs Debian's chromium when run
 # as root and it is missing, then runs TestBrowser (headless Chromium loads
 # the page over a run folder the test grows, and checks that the picture and
-# the loss curve appear and then update without a reload).
+# the loss curve appear and then update without a reload) and
+# TestBrowserViewer (a viewer opened after the runs ended: final state, a
+# sweep's pending points, sorting, overlay, the run page's slider).
 #   runner/live/testdata/browser-test.sh            # from the repository root
 #   LIVE_SCREENSHOT=/tmp/live.png runner/live/testdata/browser-test.sh
 set -euo pipefail
@@ -17,4 +19,4 @@ if ! command -v chromium >/dev/null && [ -z "${CHROMIUM:-}" ]; then
   fi
 fi
 echo "browser-test: $(${CHROMIUM:-chromium} --version 2>/dev/null | tail -1)"
-exec go test -count=1 -timeout 120s -run '^TestBrowser$' -v ./runner/live/
+exec go test -count=1 -timeout 120s -run '^TestBrowser' -v ./runner/live/
