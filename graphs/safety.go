@@ -334,9 +334,10 @@ func tensorNames(t *corepb.TensorInfo) []string {
 // are held to compute ops too (what never runs needs nothing more), and the
 // gradient functions the library names count as reached by the signatures.
 // A node whose op names a library function is a call, its function checked
-// in turn; so a function named like an op TensorFlow registers (which
-// TensorFlow would run instead of the function), or defined twice, is refused
-// itself.
+// in turn, unless the name is also an op TensorFlow registers: then the node
+// is checked as that op (TensorFlow's loader may refuse such a library, as
+// 2.21 does, or run the op), and the function is refused itself, as is a
+// function defined twice.
 func (g *graphIndex) violations(isOp func(string) bool) []violation {
 	var runRoots []string
 	for _, sig := range g.mg.GetSignatureDef() { // includes __saved_model_init_op
@@ -371,10 +372,12 @@ func (g *graphIndex) violations(isOp func(string) bool) []violation {
 		}
 		return "export/ emits no such op"
 	}
+	// A node calls a function when its op names one that is not an op.
+	call := func(op string) bool { return g.fns[op] != nil && !isOp(op) }
 	var vs []violation
 	for _, n := range g.mg.GetGraphDef().GetNode() {
 		name := n.GetName()
-		if op := n.GetOp(); g.fns[op] == nil && !allowed(op, run.nodes[name], restore.nodes[name], save.nodes[name]) {
+		if op := n.GetOp(); !call(op) && !allowed(op, run.nodes[name], restore.nodes[name], save.nodes[name]) {
 			vs = append(vs, violation{op: op, node: name, why: why(op)})
 		}
 	}
@@ -390,7 +393,7 @@ func (g *graphIndex) violations(isOp func(string) bool) []violation {
 		}
 		defined[name] = true
 		for _, n := range f.GetNodeDef() {
-			if op := n.GetOp(); g.fns[op] == nil && !allowed(op, run.fns[name], restore.fns[name], save.fns[name]) {
+			if op := n.GetOp(); !call(op) && !allowed(op, run.fns[name], restore.fns[name], save.fns[name]) {
 				vs = append(vs, violation{op: op, node: n.GetName(), fn: name, why: why(op)})
 			}
 		}
