@@ -421,8 +421,7 @@ func metadataJSON(dir string, saved *corepb.SavedModel) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("signature %s: %w (not exported by this project's export/)", sigMetadata, err)
 	}
-	copyPath := filepath.Join(dir, "assets.extra", "metadata.json")
-	data, err := os.ReadFile(copyPath)
+	data, err := readFile(dir, filepath.Join("assets.extra", "metadata.json"))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
