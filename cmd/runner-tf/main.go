@@ -314,7 +314,7 @@ func runSweep(ctx context.Context, sig *syscall.Signal, o *options, src config.S
 	}
 	o.progress.Every = 0
 	rep := progress.New(stdout, o.progress)
-	models := map[string]*graphs.Model{} // by folder and session settings: points share them
+	var models graphs.Pool // points with the same folder and session settings share a model
 	total, done := len(plan.Points), 0
 	if o.sweep.Index >= 0 {
 		total = 0 // one point: no sweep progress
@@ -336,14 +336,12 @@ func runSweep(ctx context.Context, sig *syscall.Signal, o *options, src config.S
 				rep.Point(done, total)
 				done++
 			}
-			key := fmt.Sprintf("%s %+v", cfg.Model, modelOptions(cfg, o.trust))
-			m, ok := models[key]
-			if !ok {
-				var err error
-				if m, err = load(cfg, o.trust, stdout, sweepRuns(plan.Configs, key, o.trust)); err != nil {
-					return sweep.PointResult{}, err
-				}
-				models[key] = m
+			key := graphs.KeyOf(cfg.Model, modelOptions(cfg, o.trust))
+			m, err := models.Get(key, func() (*graphs.Model, error) {
+				return load(cfg, o.trust, stdout, sweepRuns(plan.Configs, key, o.trust))
+			})
+			if err != nil {
+				return sweep.PointResult{}, err
 			}
 			res, err := runner.RunWith(ctx, cfg, m, rep)
 			if err != nil {
@@ -370,10 +368,10 @@ func runSweep(ctx context.Context, sig *syscall.Signal, o *options, src config.S
 }
 
 // sweepRuns are the layers each point sharing the model (by key) uses.
-func sweepRuns(cfgs []config.Config, key string, trust bool) [][]string {
+func sweepRuns(cfgs []config.Config, key graphs.PoolKey, trust bool) [][]string {
 	var runs [][]string
 	for _, cfg := range cfgs {
-		if fmt.Sprintf("%s %+v", cfg.Model, modelOptions(cfg, trust)) == key {
+		if graphs.KeyOf(cfg.Model, modelOptions(cfg, trust)) == key {
 			runs = append(runs, runner.UsedLayers(cfg))
 		}
 	}
