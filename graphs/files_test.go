@@ -3,6 +3,7 @@ package graphs
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -78,5 +79,20 @@ func TestModelFilesMayBeLinks(t *testing.T) {
 	}
 	if _, err := readModel(dir); err != nil {
 		t.Errorf("readModel through a link: %v", err)
+	}
+}
+
+// TensorFlow loads the graph graphs checked, from a copy: where none can be
+// written, an untrusted model is refused rather than loaded from its folder,
+// whose saved_model.pb may have changed since the check; a trusted one loads.
+func TestUncheckedGraphIsNeverLoaded(t *testing.T) {
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing"))
+	dir := copyModel(t)
+	_, err := Load(dir)
+	if err == nil || !strings.Contains(err.Error(), "cannot write the checked copy of saved_model.pb that TensorFlow loads") {
+		t.Errorf("Load without a temporary folder = %v", err)
+	}
+	if _, err := LoadWith(dir, Options{Trust: true, Runs: [][]string{{"conv1_1"}}}); err != nil {
+		t.Errorf("trusted: %v", err)
 	}
 }

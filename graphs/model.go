@@ -111,18 +111,18 @@ func load(dir string, opts Options) (*Model, error) {
 	if m.convGradient, err = m.chooseConvGradient(opts.ConvGradient, opts.BFloat16); err != nil {
 		return nil, err
 	}
-	loadDir := dir
 	if opts.Runs != nil {
 		for _, mg := range saved.GetMetaGraphs() {
 			prune(mg, keptSignatures(md, defs, opts.Runs, m.convGradient)) // defs (serve's) pruned too
 		}
 		m.pruned = true
-		// Where no temporary folder can be written, the whole graph loads:
-		// slower to start, the same results.
-		if tmp, err := writeCopy(dir, saved); err == nil {
-			defer os.RemoveAll(tmp)
-			loadDir = tmp
-		}
+	}
+	loadDir, err := loadFrom(dir, saved, opts)
+	if err != nil {
+		return nil, err
+	}
+	if loadDir != dir {
+		defer os.RemoveAll(loadDir)
 	}
 	if err := m.open(loadDir, sessionOpts, defs); err != nil {
 		return nil, err
@@ -140,6 +140,25 @@ func load(dir string, opts Options) (*Model, error) {
 	}
 	returnGoHeap()
 	return m, nil
+}
+
+// loadFrom is the folder TensorFlow loads: a temporary copy holding saved
+// as graphs checked (and pruned) it, so that a saved_model.pb swapped in dir
+// after the check is never run; dir itself for a trusted model loaded whole.
+// Where no temporary folder can be written, a trusted model loads whole from
+// dir (slower to start, the same results), and another is refused.
+func loadFrom(dir string, saved *corepb.SavedModel, opts Options) (string, error) {
+	if opts.Trust && opts.Runs == nil {
+		return dir, nil
+	}
+	tmp, err := writeCopy(dir, saved)
+	switch {
+	case err == nil:
+		return tmp, nil
+	case opts.Trust:
+		return dir, nil
+	}
+	return "", fmt.Errorf("cannot write the checked copy of saved_model.pb that TensorFlow loads (%w): set TMPDIR to a writable folder", err)
 }
 
 // readContract finds the serve meta graph's signatures and the export's
