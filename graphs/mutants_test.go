@@ -226,6 +226,14 @@ var structured = []mutation{
 		callFrom(mg, "loss_forward_conv5_4", n)
 		return []planted{p}
 	}},
+	{"in a function a body's attribute placeholder defaults to", func(mg *corepb.MetaGraphDef, op, path string) []planted {
+		p := hostileFn(mg, "__inference_default_99990", op, path)
+		outer := addFn(mg, newFn("__inference_outer_99990", []*nodepb.NodeDef{{Name: "c", Op: "StatefulPartitionedCall",
+			Attr: map[string]*attrpb.AttrValue{"f": {Value: &attrpb.AttrValue_Placeholder{Placeholder: "g"}}}}}))
+		outer.Signature.Attr = []*opdefpb.OpDef_AttrDef{{Name: "g", Type: "func", DefaultValue: funcAttr(p.fn, nil)}}
+		callFrom(mg, "features_conv1_1", callNode("hostile_call", "StatefulPartitionedCall", outer.GetSignature().GetName()))
+		return []planted{p}
+	}},
 	{"in a gradient function (GradientDef)", func(mg *corepb.MetaGraphDef, op, path string) []planted {
 		p := hostileFn(mg, "__inference_grad_99997", op, path)
 		mg.GraphDef.Library.Gradient = append(mg.GraphDef.Library.Gradient, &fnpb.GradientDef{FunctionName: sigFn(mg, "features_conv1_1").GetSignature().GetName(), GradientFunc: p.fn})

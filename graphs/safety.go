@@ -235,7 +235,8 @@ type reached struct {
 // reach walks from roots (tensor or node names of the graph) and from fnRoots
 // (library functions) to everything they can run: a node's data and control
 // inputs; the functions a node calls (callees), those their bodies and
-// attributes call, and their gradient functions.
+// attributes call (with the defaults their signatures give placeholders),
+// and their gradient functions.
 func (g *graphIndex) reach(roots []string, fnRoots ...string) reached {
 	r := reached{nodes: map[string]bool{}, fns: map[string]bool{}}
 	var callFn func(name string)
@@ -247,6 +248,11 @@ func (g *graphIndex) reach(roots []string, fnRoots ...string) reached {
 		r.fns[name] = true
 		for _, inner := range funcRefs(f.GetAttr()) {
 			callFn(inner)
+		}
+		for _, a := range f.GetSignature().GetAttr() { // a default a body's placeholder takes
+			for _, inner := range funcRefs(map[string]*attrpb.AttrValue{"default": a.GetDefaultValue()}) {
+				callFn(inner)
+			}
 		}
 		for _, inner := range g.grads[name] {
 			callFn(inner)
