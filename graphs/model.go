@@ -8,16 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
 	corepb "github.com/galeone/tensorflow/tensorflow/go/core/protobuf/for_core_protos_go_proto"
 	tg "github.com/galeone/tfgo"
-	"google.golang.org/protobuf/proto"
 )
 
 // Signature names written by export/graph.py. Loss and features come one
@@ -89,93 +88,43 @@ func LoadWith(dir string, opts Options) (*Model, error) {
 	return m, nil
 }
 
+// load reads, checks and prunes the SavedModel as protobuf, then hands
+// TensorFlow the graph it checked and resolves the signatures.
 func load(dir string, opts Options) (*Model, error) {
 	sessionOpts, device, err := opts.session()
 	if err != nil {
 		return nil, err
 	}
-	pbPath := filepath.Join(dir, "saved_model.pb")
-	data, err := os.ReadFile(pbPath)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			if _, serr := os.Stat(dir); serr != nil {
-				return nil, errors.New("no such folder (export one with `make export`)")
-			}
-			return nil, errors.New("not a SavedModel folder (no saved_model.pb)")
-		}
-		return nil, err
-	}
-	var saved corepb.SavedModel
-	if err := proto.Unmarshal(data, &saved); err != nil {
-		return nil, fmt.Errorf("saved_model.pb is not a SavedModel: %w", err)
-	}
-	if err := checkSafe(dir, &saved, opts.Trust); err != nil {
-		return nil, err
-	}
-	var defs map[string]*corepb.SignatureDef
-	for _, mg := range saved.GetMetaGraphs() {
-		for _, tag := range mg.GetMetaInfoDef().GetTags() {
-			if tag == "serve" {
-				defs = mg.GetSignatureDef()
-			}
-		}
-	}
-	if defs == nil {
-		return nil, errors.New(`no meta graph tagged "serve"`)
-	}
-	for _, name := range []string{sigMetadata, sigSetTargets} {
-		if defs[name] == nil {
-			return nil, fmt.Errorf("no %q signature: not exported by this project's export/", name)
-		}
-	}
-
-	m := &Model{Dir: dir, Device: device, sigs: map[string]signature{}}
-	js, err := metadataJSON(dir, &saved)
+	saved, err := readModel(dir)
 	if err != nil {
 		return nil, err
 	}
-	if m.Meta, err = parseMetadata([]byte(js)); err != nil {
+	if err := checkSafe(dir, saved, opts.Trust); err != nil {
 		return nil, err
 	}
-	m.forwardExported = defs[lossSig(m.Meta.Layers[0], "forward")] != nil
+	defs, md, err := readContract(dir, saved)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{Dir: dir, Device: device, Meta: md, sigs: map[string]signature{}}
+	m.forwardExported = defs[lossSig(md.Layers[0], "forward")] != nil
 	if m.convGradient, err = m.chooseConvGradient(opts.ConvGradient, opts.BFloat16); err != nil {
 		return nil, err
 	}
-	loadDir := dir
 	if opts.Runs != nil {
-		keep := keptSignatures(m.Meta, defs, opts.Runs, m.convGradient)
 		for _, mg := range saved.GetMetaGraphs() {
-			prune(mg, keep) // defs is serve's SignatureDef map: pruned too
+			prune(mg, keptSignatures(md, defs, opts.Runs, m.convGradient)) // defs (serve's) pruned too
 		}
 		m.pruned = true
-		// Where no temporary folder can be written, the whole graph loads:
-		// slower to start, the same results.
-		if tmp, err := writeCopy(dir, &saved); err == nil {
-			defer os.RemoveAll(tmp)
-			loadDir = tmp
-		}
 	}
-	if err := catch(func() { m.tfm = tg.LoadModel(loadDir, []string{"serve"}, sessionOpts) }); err != nil {
-		return nil, fmt.Errorf("load: %w", err)
+	loadDir, err := loadFrom(dir, saved, opts)
+	if err != nil {
+		return nil, err
 	}
-	for name, def := range defs {
-		if strings.HasPrefix(name, "__") { // e.g. __saved_model_init_op
-			continue
-		}
-		s := signature{inputs: map[string]tf.Output{}, outputs: map[string]tf.Output{}}
-		for key, info := range def.GetInputs() {
-			if s.inputs[key], err = m.output(info.GetName()); err != nil {
-				return nil, fmt.Errorf("signature %s input %s: %w", name, key, err)
-			}
-		}
-		for key, info := range def.GetOutputs() {
-			if s.outputs[key], err = m.output(info.GetName()); err != nil {
-				return nil, fmt.Errorf("signature %s output %s: %w", name, key, err)
-			}
-		}
-		m.sigs[name] = s
+	if loadDir != dir {
+		defer os.RemoveAll(loadDir)
 	}
-	if err := m.checkSignatures(); err != nil {
+	if err := m.open(loadDir, sessionOpts, defs); err != nil {
 		return nil, err
 	}
 	// Until SetTargets: the deepest loaded loss signature (every layer's).
@@ -191,6 +140,78 @@ func load(dir string, opts Options) (*Model, error) {
 	}
 	returnGoHeap()
 	return m, nil
+}
+
+// loadFrom is the folder TensorFlow loads: a temporary copy holding saved
+// as graphs checked (and pruned) it, so that a saved_model.pb swapped in dir
+// after the check is never run; dir itself for a trusted model loaded whole.
+// Where no temporary folder can be written, a trusted model loads whole from
+// dir (slower to start, the same results), and another is refused.
+func loadFrom(dir string, saved *corepb.SavedModel, opts Options) (string, error) {
+	if opts.Trust && opts.Runs == nil {
+		return dir, nil
+	}
+	tmp, err := writeCopy(dir, saved)
+	switch {
+	case err == nil:
+		return tmp, nil
+	case opts.Trust:
+		return dir, nil
+	}
+	return "", fmt.Errorf("cannot write the checked copy of saved_model.pb that TensorFlow loads (%w): set TMPDIR to a writable folder", err)
+}
+
+// readContract finds the serve meta graph's signatures and the export's
+// metadata in saved, without TensorFlow, and checks they are this project's.
+func readContract(dir string, saved *corepb.SavedModel) (map[string]*corepb.SignatureDef, Metadata, error) {
+	var defs map[string]*corepb.SignatureDef
+	for _, mg := range saved.GetMetaGraphs() {
+		if slices.Contains(mg.GetMetaInfoDef().GetTags(), "serve") {
+			defs = mg.GetSignatureDef()
+		}
+	}
+	if defs == nil {
+		return nil, Metadata{}, errors.New(`no meta graph tagged "serve"`)
+	}
+	for _, name := range []string{sigMetadata, sigSetTargets} {
+		if defs[name] == nil {
+			return nil, Metadata{}, fmt.Errorf("no %q signature: not exported by this project's export/", name)
+		}
+	}
+	js, err := metadataJSON(dir, saved)
+	if err != nil {
+		return nil, Metadata{}, err
+	}
+	md, err := parseMetadata([]byte(js))
+	return defs, md, err
+}
+
+// open loads the SavedModel in dir (the graph checked, or its pruned copy)
+// into a TensorFlow session and resolves each signature of defs to graph
+// outputs, checking the runner finds every tensor it needs.
+func (m *Model) open(dir string, sessionOpts *tf.SessionOptions, defs map[string]*corepb.SignatureDef) error {
+	if err := catch(func() { m.tfm = tg.LoadModel(dir, []string{"serve"}, sessionOpts) }); err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	var err error
+	for name, def := range defs {
+		if strings.HasPrefix(name, "__") { // e.g. __saved_model_init_op
+			continue
+		}
+		s := signature{inputs: map[string]tf.Output{}, outputs: map[string]tf.Output{}}
+		for key, info := range def.GetInputs() {
+			if s.inputs[key], err = m.output(info.GetName()); err != nil {
+				return fmt.Errorf("signature %s input %s: %w", name, key, err)
+			}
+		}
+		for key, info := range def.GetOutputs() {
+			if s.outputs[key], err = m.output(info.GetName()); err != nil {
+				return fmt.Errorf("signature %s output %s: %w", name, key, err)
+			}
+		}
+		m.sigs[name] = s
+	}
+	return m.checkSignatures()
 }
 
 // returnGoHeap collects the Go heap and hands its free pages back to the

@@ -239,19 +239,12 @@ func reach(roots []string, next func(name string) ([]string, bool)) map[string]b
 	return seen
 }
 
-// calledFuncs are the functions the nodes' attributes name (a call's f, or a
-// list of them).
+// calledFuncs are the functions the nodes may call (callees): names no
+// library function has are left for reach to drop.
 func calledFuncs(ns []*nodepb.NodeDef) []string {
 	var fns []string
 	for _, n := range ns {
-		for _, a := range n.GetAttr() {
-			if f := a.GetFunc(); f != nil {
-				fns = append(fns, f.GetName())
-			}
-			for _, f := range a.GetList().GetFunc() {
-				fns = append(fns, f.GetName())
-			}
-		}
+		fns = append(fns, callees(n)...)
 	}
 	return fns
 }

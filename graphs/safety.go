@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 
+	attrpb "github.com/galeone/tensorflow/tensorflow/go/core/framework/attr_value_go_proto"
 	fnpb "github.com/galeone/tensorflow/tensorflow/go/core/framework/function_go_proto"
 	nodepb "github.com/galeone/tensorflow/tensorflow/go/core/framework/node_def_go_proto"
 	typespb "github.com/galeone/tensorflow/tensorflow/go/core/framework/types_go_proto"
@@ -106,13 +107,17 @@ func opSet(ops ...string) map[string]bool {
 	return s
 }
 
-// violation is one node whose op is not allowed where it is.
+// violation is one node whose op is not allowed where it is, or one
+// library function TensorFlow would not run as written (node "").
 type violation struct {
 	op, node, fn string // fn is "" for the meta graph's own graph
 	why          string
 }
 
 func (v violation) String() string {
+	if v.node == "" {
+		return fmt.Sprintf("function %s is not allowed: %s", v.fn, v.why)
+	}
 	where := "node " + v.node
 	if v.fn != "" {
 		where = "in function " + v.fn
@@ -120,21 +125,38 @@ func (v violation) String() string {
 	return fmt.Sprintf("op %s (%s) is not allowed: %s", v.op, where, v.why)
 }
 
-// checkSafe refuses a model TensorFlow should not load: one whose graphs hold
-// an op outside the allowlist, or whose folder holds another graph file the
-// loader might read instead of the saved_model.pb that was checked. trust
-// skips both checks (-trust-model).
+const trustHint = " (pass -trust-model to load it anyway)"
+
+// checkSafe refuses a model TensorFlow should not load: one whose folder
+// holds another graph file the loader might read instead of the
+// saved_model.pb that was checked (checkFolder), or whose graphs hold an op
+// outside the allowlist (checkGraph). trust skips both (-trust-model).
 func checkSafe(dir string, saved *corepb.SavedModel, trust bool) error {
 	if trust {
 		return nil
 	}
-	const hint = " (pass -trust-model to load it anyway)"
+	if err := checkFolder(dir); err != nil {
+		return err
+	}
+	return checkGraph(saved, isOp)
+}
+
+// checkFolder refuses a graph file beside saved_model.pb that TensorFlow's
+// loader might prefer.
+func checkFolder(dir string) error {
 	for _, other := range []string{"saved_model.pbtxt", "saved_model.cpb"} {
 		if _, err := os.Lstat(filepath.Join(dir, other)); err == nil {
-			return fmt.Errorf("holds %s beside saved_model.pb: TensorFlow might load that unchecked graph%s", other, hint)
+			return fmt.Errorf("holds %s beside saved_model.pb: TensorFlow might load that unchecked graph%s", other, trustHint)
 		}
 	}
-	vs := violations(saved)
+	return nil
+}
+
+// checkGraph refuses a SavedModel with any violation (see violationsWith),
+// naming the first and counting the rest. isOp says which names TensorFlow
+// resolves to an op.
+func checkGraph(saved *corepb.SavedModel, isOp func(string) bool) error {
+	vs := violationsWith(saved, isOp)
 	if len(vs) == 0 {
 		return nil
 	}
@@ -148,15 +170,19 @@ func checkSafe(dir string, saved *corepb.SavedModel, trust bool) error {
 		}
 		more = fmt.Sprintf("; %d nodes in all use ops not allowed (%s)", len(vs), strings.Join(ops, ", "))
 	}
-	return errors.New(vs[0].String() + more + hint)
+	return errors.New(vs[0].String() + more + trustHint)
 }
 
-// violations lists every disallowed node of every meta graph, sorted by
-// function and node name so the first one reported is always the same.
-func violations(saved *corepb.SavedModel) []violation {
+// violations is violationsWith the ops TensorFlow registers in this process.
+func violations(saved *corepb.SavedModel) []violation { return violationsWith(saved, isOp) }
+
+// violationsWith lists every disallowed node of every meta graph and every
+// library function TensorFlow would not run as written, sorted by function
+// and node name so the first one reported is always the same.
+func violationsWith(saved *corepb.SavedModel, isOp func(string) bool) []violation {
 	var vs []violation
 	for _, mg := range saved.GetMetaGraphs() {
-		vs = append(vs, newGraphIndex(mg).violations()...)
+		vs = append(vs, newGraphIndex(mg).violations(isOp)...)
 	}
 	slices.SortFunc(vs, func(a, b violation) int {
 		if c := strings.Compare(a.fn, b.fn); c != 0 {
@@ -172,15 +198,29 @@ type graphIndex struct {
 	mg    *corepb.MetaGraphDef
 	nodes map[string]*nodepb.NodeDef
 	fns   map[string]*fnpb.FunctionDef
+	// grads are the gradient functions the library names for a function
+	// (GradientDef); gradFns every gradient function it names, for a
+	// function or a registered op type (RegisteredGradient).
+	grads   map[string][]string
+	gradFns []string
 }
 
 func newGraphIndex(mg *corepb.MetaGraphDef) *graphIndex {
-	g := &graphIndex{mg: mg, nodes: map[string]*nodepb.NodeDef{}, fns: map[string]*fnpb.FunctionDef{}}
+	g := &graphIndex{mg: mg, nodes: map[string]*nodepb.NodeDef{}, fns: map[string]*fnpb.FunctionDef{},
+		grads: map[string][]string{}}
 	for _, n := range mg.GetGraphDef().GetNode() {
 		g.nodes[n.GetName()] = n
 	}
-	for _, f := range mg.GetGraphDef().GetLibrary().GetFunction() {
+	lib := mg.GetGraphDef().GetLibrary()
+	for _, f := range lib.GetFunction() {
 		g.fns[f.GetSignature().GetName()] = f
+	}
+	for _, gd := range lib.GetGradient() {
+		g.grads[gd.GetFunctionName()] = append(g.grads[gd.GetFunctionName()], gd.GetGradientFunc())
+		g.gradFns = append(g.gradFns, gd.GetGradientFunc())
+	}
+	for _, rg := range lib.GetRegisteredGradients() {
+		g.gradFns = append(g.gradFns, rg.GetGradientFunc())
 	}
 	return g
 }
@@ -192,19 +232,39 @@ type reached struct {
 	nodes, fns map[string]bool
 }
 
-func (g *graphIndex) reach(roots ...string) reached {
+// reach walks from roots (tensor or node names of the graph) and from fnRoots
+// (library functions) to everything they can run: a node's data and control
+// inputs; the functions a node calls (callees), those their bodies and
+// attributes call (with the defaults their signatures give placeholders),
+// and their gradient functions.
+func (g *graphIndex) reach(roots []string, fnRoots ...string) reached {
 	r := reached{nodes: map[string]bool{}, fns: map[string]bool{}}
-	var callFns func(n *nodepb.NodeDef)
-	callFns = func(n *nodepb.NodeDef) {
-		for _, name := range callees(n, g.fns) {
-			if r.fns[name] {
-				continue
-			}
-			r.fns[name] = true
-			for _, inner := range g.fns[name].GetNodeDef() {
-				callFns(inner)
+	var callFn func(name string)
+	callFn = func(name string) {
+		f := g.fns[name]
+		if f == nil || r.fns[name] {
+			return
+		}
+		r.fns[name] = true
+		for _, inner := range funcRefs(f.GetAttr()) {
+			callFn(inner)
+		}
+		for _, a := range f.GetSignature().GetAttr() { // a default a body's placeholder takes
+			for _, inner := range funcRefs(map[string]*attrpb.AttrValue{"default": a.GetDefaultValue()}) {
+				callFn(inner)
 			}
 		}
+		for _, inner := range g.grads[name] {
+			callFn(inner)
+		}
+		for _, n := range f.GetNodeDef() {
+			for _, inner := range callees(n) {
+				callFn(inner)
+			}
+		}
+	}
+	for _, name := range fnRoots {
+		callFn(name)
 	}
 	work := slices.Clone(roots)
 	for len(work) > 0 {
@@ -215,31 +275,40 @@ func (g *graphIndex) reach(roots ...string) reached {
 			continue
 		}
 		r.nodes[name] = true
-		callFns(n)
+		for _, f := range callees(n) {
+			callFn(f)
+		}
 		work = append(work, n.GetInput()...)
 	}
 	return r
 }
 
-// callees are the library functions a node runs: its op, when that names a
-// function, and every function-valued attribute (f, then_branch, body, ...).
-func callees(n *nodepb.NodeDef, fns map[string]*fnpb.FunctionDef) []string {
+// callees are the names of the library functions a node may run: its op
+// (a call when it names a function; a function named like an op is refused,
+// see violations) and every function a function-valued attribute names,
+// however nested: f, then_branch, body, branches (lists), and functions
+// passed inside them as attributes of a NameAttrList.
+func callees(n *nodepb.NodeDef) []string {
+	return append([]string{n.GetOp()}, funcRefs(n.GetAttr())...)
+}
+
+// funcRefs lists every function name in attrs, nested ones included.
+func funcRefs(attrs map[string]*attrpb.AttrValue) []string {
 	var out []string
-	add := func(name string) {
-		if _, ok := fns[name]; ok {
-			out = append(out, name)
+	var walk func(f *attrpb.NameAttrList)
+	walk = func(f *attrpb.NameAttrList) {
+		out = append(out, f.GetName())
+		for _, a := range f.GetAttr() {
+			if inner := a.GetFunc(); inner != nil {
+				walk(inner)
+			}
+			for _, inner := range a.GetList().GetFunc() {
+				walk(inner)
+			}
 		}
 	}
-	add(n.GetOp())
-	for _, a := range n.GetAttr() {
-		if f := a.GetFunc(); f != nil {
-			add(f.GetName())
-		}
-		for _, f := range a.GetList().GetFunc() {
-			add(f.GetName())
-		}
-	}
-	return out
+	walk(&attrpb.NameAttrList{Attr: attrs})
+	return out[1:]
 }
 
 // nodeName strips a tensor reference ("^name", "name:1") to its node.
@@ -251,27 +320,47 @@ func nodeName(ref string) string {
 	return ref
 }
 
+// tensorNames lists the graph tensors a signature's TensorInfo names, in
+// any encoding (a name, a sparse tensor's three, a composite's components).
+func tensorNames(t *corepb.TensorInfo) []string {
+	if c := t.GetCooSparse(); c != nil {
+		return []string{c.GetValuesTensorName(), c.GetIndicesTensorName(), c.GetDenseShapeTensorName()}
+	}
+	var out []string
+	for _, c := range t.GetCompositeTensor().GetComponents() {
+		out = append(out, tensorNames(c)...)
+	}
+	return append(out, t.GetName())
+}
+
 // violations checks each node against what may run where it sits: compute
 // ops anywhere, RestoreV2 only where just the restore op reaches, the save
-// ops only where just the save tensor reaches. Nodes nothing reaches are held
-// to compute ops too: what never runs needs nothing more.
-func (g *graphIndex) violations() []violation {
+// ops only where just the save tensor reaches. Every node is checked, of the
+// graph and of every library function, reached or not: nodes nothing reaches
+// are held to compute ops too (what never runs needs nothing more), and the
+// gradient functions the library names count as reached by the signatures.
+// A node whose op names a library function is a call, its function checked
+// in turn, unless the name is also an op TensorFlow registers: then the node
+// is checked as that op (TensorFlow's loader may refuse such a library, as
+// 2.21 does, or run the op), and the function is refused itself, as is a
+// function defined twice.
+func (g *graphIndex) violations(isOp func(string) bool) []violation {
 	var runRoots []string
 	for _, sig := range g.mg.GetSignatureDef() { // includes __saved_model_init_op
 		for _, t := range sig.GetInputs() {
-			runRoots = append(runRoots, t.GetName())
+			runRoots = append(runRoots, tensorNames(t)...)
 		}
 		for _, t := range sig.GetOutputs() {
-			runRoots = append(runRoots, t.GetName())
+			runRoots = append(runRoots, tensorNames(t)...)
 		}
 	}
 	for _, c := range g.mg.GetCollectionDef() { // saved_model_main_op, legacy_init_op, ...
 		runRoots = append(runRoots, c.GetNodeList().GetValue()...)
 	}
 	saver := g.mg.GetSaverDef()
-	run := g.reach(runRoots...)
-	restore := g.reach(saver.GetRestoreOpName(), saver.GetFilenameTensorName())
-	save := g.reach(saver.GetSaveTensorName())
+	run := g.reach(runRoots, g.gradFns...)
+	restore := g.reach([]string{saver.GetRestoreOpName(), saver.GetFilenameTensorName()})
+	save := g.reach([]string{saver.GetSaveTensorName()})
 
 	allowed := func(op string, inRun, inRestore, inSave bool) bool {
 		return computeOps[op] ||
@@ -289,16 +378,28 @@ func (g *graphIndex) violations() []violation {
 		}
 		return "export/ emits no such op"
 	}
+	// A node calls a function when its op names one that is not an op.
+	call := func(op string) bool { return g.fns[op] != nil && !isOp(op) }
 	var vs []violation
 	for _, n := range g.mg.GetGraphDef().GetNode() {
 		name := n.GetName()
-		if op := n.GetOp(); g.fns[op] == nil && !allowed(op, run.nodes[name], restore.nodes[name], save.nodes[name]) {
+		if op := n.GetOp(); !call(op) && !allowed(op, run.nodes[name], restore.nodes[name], save.nodes[name]) {
 			vs = append(vs, violation{op: op, node: name, why: why(op)})
 		}
 	}
-	for name, f := range g.fns {
+	defined := map[string]bool{}
+	for _, f := range g.mg.GetGraphDef().GetLibrary().GetFunction() {
+		name := f.GetSignature().GetName()
+		switch {
+		case isOp(name):
+			vs = append(vs, violation{op: name, fn: name, why: fmt.Sprintf(
+				"it is named like TensorFlow's op %s, which TensorFlow may run instead of it", name)})
+		case defined[name]:
+			vs = append(vs, violation{op: name, fn: name, why: "the library defines it twice"})
+		}
+		defined[name] = true
 		for _, n := range f.GetNodeDef() {
-			if op := n.GetOp(); g.fns[op] == nil && !allowed(op, run.fns[name], restore.fns[name], save.fns[name]) {
+			if op := n.GetOp(); !call(op) && !allowed(op, run.fns[name], restore.fns[name], save.fns[name]) {
 				vs = append(vs, violation{op: op, node: n.GetName(), fn: name, why: why(op)})
 			}
 		}
@@ -326,8 +427,7 @@ func metadataJSON(dir string, saved *corepb.SavedModel) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("signature %s: %w (not exported by this project's export/)", sigMetadata, err)
 	}
-	copyPath := filepath.Join(dir, "assets.extra", "metadata.json")
-	data, err := os.ReadFile(copyPath)
+	data, err := readFile(dir, filepath.Join("assets.extra", "metadata.json"))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:

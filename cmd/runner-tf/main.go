@@ -377,7 +377,7 @@ func runSweep(sig *signals, o *options, src config.Source, stdout io.Writer) err
 			return printConfig(stdout, p.Config)
 		})
 	}
-	points := &pointRunner{sig: sig, trust: o.trust, stdout: stdout, rep: progress.New(stdout, o.progress), models: map[string]*graphs.Model{}}
+	points := &pointRunner{sig: sig, trust: o.trust, stdout: stdout, rep: progress.New(stdout, o.progress)}
 	readOnly := o.sweep.List || o.sweep.Status || o.sweep.SlurmDryRun || o.sweep.K8s
 	sweepOut := stdout
 	if o.progress.Quiet && !readOnly {
@@ -439,7 +439,7 @@ type pointRunner struct {
 	trust  bool
 	stdout io.Writer
 	rep    *progress.Reporter
-	models map[string]*graphs.Model // by modelKey
+	models graphs.Pool // points with the same folder and session settings share a model
 }
 
 // run runs point p of batch (cli.RunPoint). A signal ends the model load
@@ -450,15 +450,15 @@ func (r *pointRunner) run(ctx context.Context, p sweep.Point, batch []sweep.Poin
 	}
 	r.rep.SetEvery(p.Config.LogEvery)
 	key := modelKey(p.Config, r.trust)
-	m, ok := r.models[key]
-	if !ok {
-		if err := r.sig.atOnce(func() (err error) {
+	m, err := r.models.Get(key, func() (m *graphs.Model, err error) {
+		err = r.sig.atOnce(func() (err error) {
 			m, err = loadModel(p.Config, r.trust, r.stdout, sweepRuns(batch, key, r.trust))
 			return err
-		}); err != nil {
-			return sweep.PointResult{}, err
-		}
-		r.models[key] = m
+		})
+		return m, err
+	})
+	if err != nil {
+		return sweep.PointResult{}, err
 	}
 	res, err := runner.RunWith(ctx, p.Config, m, r.rep)
 	switch {
@@ -479,12 +479,12 @@ func doneElsewhere(p sweep.Point) bool {
 
 // modelKey says which points can share a loaded model: the same folder and
 // session settings.
-func modelKey(cfg config.Config, trust bool) string {
-	return fmt.Sprintf("%s %+v", cfg.Model, modelOptions(cfg, trust))
+func modelKey(cfg config.Config, trust bool) graphs.PoolKey {
+	return graphs.KeyOf(cfg.Model, modelOptions(cfg, trust))
 }
 
 // sweepRuns are the layers each point sharing the model (by key) uses.
-func sweepRuns(batch []sweep.Point, key string, trust bool) [][]string {
+func sweepRuns(batch []sweep.Point, key graphs.PoolKey, trust bool) [][]string {
 	var runs [][]string
 	for _, p := range batch {
 		if modelKey(p.Config, trust) == key {

@@ -838,6 +838,16 @@ func TestBadInputTable(t *testing.T) {
 				os.Mkdir(filepath.Join(tmp, "m"), 0o755)
 				return tiny(tmp, "model="+filepath.Dir(file(t, tmp, "m/saved_model.pb", []byte("not a protobuf"), 0o644)))
 			}},
+		{name: "model saved_model.pb linked to /dev/zero", code: 1, want: "saved_model.pb is not a regular file (a device)",
+			args: func(t *testing.T, tmp string) []string {
+				dir := filepath.Join(tmp, "zero")
+				copyTiny(t, dir)
+				os.Remove(filepath.Join(dir, "saved_model.pb"))
+				if err := os.Symlink("/dev/zero", filepath.Join(dir, "saved_model.pb")); err != nil {
+					t.Fatal(err)
+				}
+				return tiny(tmp, "model="+dir)
+			}},
 		{name: "model old format", code: 1, want: `metadata format "styletransfer-vgg/1", this runner reads "styletransfer-vgg/2" (re-export the model)`,
 			args: func(t *testing.T, tmp string) []string {
 				return tiny(tmp, "model="+oldFormatModel(t, filepath.Join(tmp, "v1")))
