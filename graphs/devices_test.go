@@ -175,3 +175,7 @@ func TestFloat16NeedsGPU(t *testing.T) {
 		}
 	}
 }
+
+// FeatureReuse is how many feature outputs were served from the cache
+// rather than computed (for logs and tests).
+func (m *Model) FeatureReuse() int { return m.features.hits }

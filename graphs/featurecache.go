@@ -72,7 +72,3 @@ func tensorBytes(t Tensor) int64 {
 	}
 	return n
 }
-
-// FeatureReuse is how many feature outputs were served from the cache
-// rather than computed (for logs and tests).
-func (m *Model) FeatureReuse() int { return m.features.hits }

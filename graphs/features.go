@@ -29,40 +29,6 @@ func (t Tensor) HW() (h, w int, err error) {
 	return int(hw[0]), int(hw[1]), nil
 }
 
-// MeanGram averages Gram matrices of the same layer (several style pictures).
-func MeanGram(grams []Tensor) (Tensor, error) {
-	if len(grams) == 1 {
-		return grams[0], nil
-	}
-	var sum [][]float32
-	for _, g := range grams {
-		m, ok := g.t.Value().([][]float32)
-		if !ok {
-			return Tensor{}, fmt.Errorf("mean gram: want a matrix, got shape %v", g.t.Shape())
-		}
-		if sum == nil {
-			sum = m
-			continue
-		}
-		if len(m) != len(sum) {
-			return Tensor{}, fmt.Errorf("mean gram: %dx%d and %dx%d matrices", len(sum), len(sum), len(m), len(m))
-		}
-		for i := range m {
-			for j := range m[i] {
-				sum[i][j] += m[i][j]
-			}
-		}
-	}
-	inv := 1 / float32(len(grams))
-	for _, row := range sum {
-		for j := range row {
-			row[j] *= inv
-		}
-	}
-	t, err := tf.NewTensor(sum)
-	return Tensor{t}, err
-}
-
 // keyLayer is the layer a features output key belongs to, or -1.
 func (m *Model) keyLayer(key string) int {
 	if i := m.Meta.LayerIndex(key); i >= 0 {
@@ -118,31 +84,6 @@ func (m *Model) Features(img []float32, width, height int, keys ...string) (map[
 	for i, k := range missing {
 		out[k] = Tensor{res[i]}
 		m.features.put(cacheKey{pic, k}, out[k])
-	}
-	return out, nil
-}
-
-// LayerSize is the spatial size of a layer's feature map for some input.
-type LayerSize struct{ H, W int }
-
-// LayerSizes returns h x w of each layer's feature map for an image of the
-// given size, as the graph itself computes it (pooling padding included).
-func (m *Model) LayerSizes(img []float32, width, height int, layers []string) (map[string]LayerSize, error) {
-	keys := make([]string, len(layers))
-	for i, l := range layers {
-		keys[i] = SizeKey(l)
-	}
-	res, err := m.Features(img, width, height, keys...)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]LayerSize, len(layers))
-	for _, l := range layers {
-		h, w, err := res[SizeKey(l)].HW()
-		if err != nil {
-			return nil, fmt.Errorf("features %s: %w", SizeKey(l), err)
-		}
-		out[l] = LayerSize{H: h, W: w}
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package graphs
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -8,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	tf "github.com/galeone/tensorflow/tensorflow/go"
 
 	"github.com/styletransfer/gostyle/runner/testenv"
 )
@@ -154,31 +154,6 @@ func TestEvaluateGradientMatchesFiniteDifferences(t *testing.T) {
 	}
 }
 
-// MeanGram is the element-wise mean, checked on the notebook's Gram examples.
-func TestMeanGram(t *testing.T) {
-	var grams []Tensor
-	for _, g := range [][][]float32{{{9, 9}, {9, 9}}, {{9, 18}, {18, 36}}, {{9, -9}, {-9, 9}}} {
-		tt, err := tf.NewTensor(g)
-		if err != nil {
-			t.Fatal(err)
-		}
-		grams = append(grams, Tensor{tt})
-	}
-	mean, err := MeanGram(grams)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := mean.Value().([][]float32)
-	want := [][]float32{{9, 6}, {6, 18}}
-	for i := range want {
-		for j := range want[i] {
-			if got[i][j] != want[i][j] {
-				t.Fatalf("mean = %v, want %v", got, want)
-			}
-		}
-	}
-}
-
 func TestEvaluateRejectsWrongSizes(t *testing.T) {
 	m := tiny(t)
 	e := m.NewEvaluator(8, 8)
@@ -319,4 +294,29 @@ func TestOtherArchitectures(t *testing.T) {
 			t.Errorf("%s: losses %+v, sum(A^2) %g", c.dir, l, norm)
 		}
 	}
+}
+
+// LayerSize (a test helper) is the spatial size of a layer's feature map for some input.
+type LayerSize struct{ H, W int }
+
+// LayerSizes returns h x w of each layer's feature map for an image of the
+// given size, as the graph itself computes it (pooling padding included).
+func (m *Model) LayerSizes(img []float32, width, height int, layers []string) (map[string]LayerSize, error) {
+	keys := make([]string, len(layers))
+	for i, l := range layers {
+		keys[i] = SizeKey(l)
+	}
+	res, err := m.Features(img, width, height, keys...)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]LayerSize, len(layers))
+	for _, l := range layers {
+		h, w, err := res[SizeKey(l)].HW()
+		if err != nil {
+			return nil, fmt.Errorf("features %s: %w", SizeKey(l), err)
+		}
+		out[l] = LayerSize{H: h, W: w}
+	}
+	return out, nil
 }

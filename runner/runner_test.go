@@ -270,8 +270,8 @@ func TestStartImageIsSeededNoiseBlend(t *testing.T) {
 	}
 }
 
-// Several style pictures run as one target (their mean Gram, see
-// TestMeanGram) and each is saved beside the result.
+// Several style pictures run as one target (their blended Grams) and each
+// is saved beside the result.
 func TestSeveralStylePictures(t *testing.T) {
 	out := t.TempDir()
 	cfg := tinyConfig(t, out, "width=32", "height=24", "iterations=3",

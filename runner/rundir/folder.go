@@ -279,9 +279,6 @@ func (f *Folder) Dir() string { return f.dir }
 // Path is where files are written now: Dir, or "<Dir>.new" while replacing.
 func (f *Folder) Path() string { return f.path }
 
-// Replacing reports whether this run replaces an earlier one at Finish.
-func (f *Folder) Replacing() bool { return f.replacing }
-
 // Resumable reports whether the folder holds an unfinished run of this
 // config; LoadState then gives its last checkpoint.
 func (f *Folder) Resumable() bool { return f.resumable }

@@ -475,3 +475,6 @@ func TestResumeFolder(t *testing.T) {
 		}
 	}
 }
+
+// Replacing reports whether this run replaces an earlier one at Finish.
+func (f *Folder) Replacing() bool { return f.replacing }
