@@ -43,7 +43,6 @@ type layerPlan struct {
 
 func prepare(cfg config.Config, model *graphs.Model) (*experiment, error) {
 	md := model.Meta
-	picture.MaxPixels = cfg.MaxPixels
 	for _, group := range []struct {
 		key    string
 		layers []string
@@ -64,11 +63,12 @@ func prepare(cfg config.Config, model *graphs.Model) (*experiment, error) {
 	}
 
 	var err error
-	if ex.content, err = picture.Load(cfg.Content); err != nil {
+	pictures := picture.Loader{MaxPixels: cfg.MaxPixels}
+	if ex.content, err = pictures.Load(cfg.Content); err != nil {
 		return nil, fmt.Errorf("content picture: %w", err)
 	}
 	for _, path := range cfg.Style {
-		img, err := picture.Load(path)
+		img, err := pictures.Load(path)
 		if err != nil {
 			return nil, fmt.Errorf("style picture: %w", err)
 		}
@@ -77,7 +77,7 @@ func prepare(cfg config.Config, model *graphs.Model) (*experiment, error) {
 	switch cfg.Init {
 	case "noise", "content", "style":
 	default:
-		if ex.init, err = picture.Load(cfg.Init); err != nil {
+		if ex.init, err = pictures.Load(cfg.Init); err != nil {
 			return nil, fmt.Errorf("key init: %w", err)
 		}
 	}

@@ -150,13 +150,10 @@ func TestMaxPixelsIsTheLimit(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.png")
 	os.WriteFile(path, encoded(t, "png"), 0o644) // 16x8 = 128 pixels
-	defer func(old int) { MaxPixels = old }(MaxPixels)
-	MaxPixels = 128
-	if _, err := Load(path); err != nil {
+	if _, err := (Loader{MaxPixels: 128}).Load(path); err != nil {
 		t.Errorf("at the limit: %v", err)
 	}
-	MaxPixels = 127
-	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "16x8 pixels (0.000128 megapixels) is over the limit of 0.000127 megapixels") {
+	if _, err := (Loader{MaxPixels: 127}).Load(path); err == nil || !strings.Contains(err.Error(), "16x8 pixels (0.000128 megapixels) is over the limit of 0.000127 megapixels") {
 		t.Errorf("over the limit: %v", err)
 	}
 }

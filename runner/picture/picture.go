@@ -26,13 +26,14 @@ import (
 	xdraw "golang.org/x/image/draw"
 )
 
-// MaxPixels is the largest picture (width x height) Load decodes. Load reads
-// the dimensions from the header first, so a small file claiming a huge
-// picture costs nothing. The default, 100 megapixels, suits a 24 GiB host:
+// DefaultMaxPixels is the largest picture (width x height) Load decodes
+// (Loader.MaxPixels sets another). The dimensions are read from the header
+// first, so a small file claiming a huge picture costs nothing. 100
+// megapixels suits a 24 GiB host:
 // the decoded picture takes at most 8 bytes a pixel (16-bit RGBA PNG), 0.8 GB,
 // and cropping and resizing it to the output size about as much again;
 // cameras make 12 to 50 megapixels, so no real photograph is refused.
-var MaxPixels = 100_000_000
+const DefaultMaxPixels = 100_000_000
 
 // exifPrefix is how much of a JPEG is searched for its EXIF orientation:
 // the EXIF segment comes first, before the image data, and is at most 64 KiB.
@@ -42,8 +43,17 @@ const exifPrefix = 1 << 20
 // applied, so the picture is upright as viewers show it. Every error is one
 // line naming the file: missing, a folder, not a regular file (a named pipe
 // or a device is refused without reading it), empty, not a picture,
-// truncated, corrupt, or over MaxPixels.
-func Load(path string) (image.Image, error) {
+// truncated, corrupt, or over DefaultMaxPixels.
+func Load(path string) (image.Image, error) { return Loader{}.Load(path) }
+
+// Loader loads pictures within its own bound; the zero value's bound is
+// DefaultMaxPixels.
+type Loader struct {
+	MaxPixels int // the largest picture (width x height) decoded; 0: DefaultMaxPixels
+}
+
+// Load is the package's Load with l's bound.
+func (l Loader) Load(path string) (image.Image, error) {
 	if info, err := os.Stat(path); err == nil && info.IsDir() {
 		return nil, fmt.Errorf("%s: a folder, not a picture", path)
 	}
@@ -60,7 +70,11 @@ func Load(path string) (image.Image, error) {
 	case info.Size() == 0:
 		return nil, fmt.Errorf("%s: empty file, not a picture", path)
 	}
-	img, err := decode(f, MaxPixels)
+	limit := l.MaxPixels
+	if limit <= 0 {
+		limit = DefaultMaxPixels
+	}
+	img, err := decode(f, limit)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
