@@ -148,10 +148,10 @@ type Evaluator struct {
 }
 
 // gcEvery bounds the C memory held by dead tensors: TensorFlow tensors are
-// freed by Go finalizers, and the small Go heap alone would rarely trigger a GC.
-// 8 MiB is a GC every 5 steps at 256x256 and every step from about 600x600: a
-// GC of the runner's few-MiB heap takes well under a millisecond, and dead
-// tensors no longer add tens of MiB to the peak memory.
+// freed by Go finalizers, and the small Go heap alone would rarely trigger a
+// GC. A GC of the runner's small heap is cheap next to a step, so collecting
+// after every few MiB of dead tensors costs no time and keeps them off the
+// peak memory (README, Performance).
 const gcEvery = 8 << 20
 
 // NewEvaluator prepares loss evaluations for width x height images, with the

@@ -66,11 +66,10 @@ func launch() error {
 
 // oneArena adds MALLOC_ARENA_MAX=1 unless the user tuned glibc's arenas
 // already. TensorFlow frees and reallocates every step's tensors from its
-// pool threads; with glibc's default of up to 8 arenas per core, each thread's
-// arena keeps its own freed pages, and peak RSS grew by 90-210 MB (10-17%) at
-// 256x256 and 512x512 on a 2-core AMD EPYC, varying from run to run. One arena
-// gave the same seconds per iteration there: TensorFlow allocates per op
-// output, a few hundred times a step, too rarely for the arena lock to matter.
+// pool threads; with glibc's default of up to 8 arenas per core, each
+// thread's arena keeps its own freed pages and the peak memory grows. One
+// arena costs no time: TensorFlow allocates per op output, too rarely for
+// the arena lock to matter (figures in the README's Performance section).
 func oneArena(env []string) []string {
 	for _, kv := range env {
 		if strings.HasPrefix(kv, "MALLOC_ARENA_MAX=") ||
