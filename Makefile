@@ -27,7 +27,7 @@ CGO_ENV = CGO_ENABLED=1 CGO_CFLAGS="-I$(TF_DIR)/include" \
 MODEL := models/vgg19-random
 GO_SOURCES := $(shell find cmd graphs runner configs -name '*.go' -o -name '*.yaml' 2>/dev/null) go.mod go.sum
 
-.PHONY: setup build export test test-go test-py demo bench bench-go bench-levers check-tf clean docs
+.PHONY: setup build export models $(RANDOM_MODELS) image test test-go test-py demo bench bench-go bench-levers check-tf clean docs
 
 setup: $(STAMP) bin/runner
 
@@ -55,19 +55,25 @@ check-tf:
 
 build: bin/runner
 
+# `runner -version` prints the module version and git revision go build records in a git
+# checkout (not in a git worktree: Go looks for a .git folder); -buildvcs=auto overrides a
+# GOFLAGS=-buildvcs=false.
+BUILDVCS := -buildvcs=auto
+
 # bin/runner is a launcher free of TensorFlow that execs bin/runner-tf (see
 # cmd/runner): TensorFlow's library prints notices while it loads, before
 # main, and the launcher keeps them off the user's stderr.
 bin/runner: bin/runner-tf $(GO_SOURCES)
-	CGO_ENABLED=0 go build -o $@ ./cmd/runner
+	CGO_ENABLED=0 go build $(BUILDVCS) -o $@ ./cmd/runner
 
 bin/runner-tf: $(STAMP) $(GO_SOURCES)
-	$(CGO_ENV) go build -o $@ ./cmd/runner-tf
+	$(CGO_ENV) go build $(BUILDVCS) -o $@ ./cmd/runner-tf
 
 # The offline default model: full-width VGG19, random He-normal weights, seed 0,
 # re-exported when the exporter changes (the runner refuses an older format).
 # Real weights: make export WEIGHTS=imagenet (Keras downloads them: needs a
-# network) or WEIGHTS=path/to/vgg19_..._notop.h5 or imagenet-vgg-verydeep-19.mat;
+# network) or WEIGHTS=path/to/vgg19_..._notop.h5 (or a Keras .weights.h5, .keras) or
+# imagenet-vgg-verydeep-19.mat;
 # ARCH=vgg16 and POOLING=max as the export flags. The model lands in
 # models/<arch>-<weights name> (models/vgg19-random, models/vgg19-imagenet, ...).
 WEIGHTS ?= random
@@ -83,6 +89,51 @@ export: $(STAMP)
 $(MODEL)/saved_model.pb: $(STAMP) $(EXPORT_SOURCES)
 	$(PY) -m export --out $(MODEL) --weights random --seed 0 --pooling avg --force
 
+# Every model the shipped configs name (configs/; runner's TestShippedModels checks the
+# list): full width, random He-normal weights, seed 0. `make models` makes them all;
+# `make models/vgg19-random-max` (any models/<vgg19|vgg16>-random[-max]) makes one, and
+# the runner's "no such folder" error names that command.
+MODELS := models/vgg19-random models/vgg19-random-max models/vgg16-random-max
+RANDOM_MODELS := $(foreach a,vgg19 vgg16,$(foreach p,avg max,models/$(a)-random$(if $(filter max,$(p)),-max)))
+
+models: $(MODELS)
+
+$(filter-out $(MODEL),$(RANDOM_MODELS)): %: %/saved_model.pb
+
+$(addsuffix /saved_model.pb,$(filter-out $(MODEL),$(RANDOM_MODELS))): models/%/saved_model.pb: $(STAMP) $(EXPORT_SOURCES)
+	$(PY) -m export --out models/$* --arch $(firstword $(subst -, ,$*)) --weights random --seed 0 \
+	  --pooling $(if $(filter %-max,$*),max,avg) --force
+
+$(MODEL): $(MODEL)/saved_model.pb
+
+# The image a sweep's k8s.image names (IMAGE; gostyle:latest as in seed-report-grid.yaml),
+# from Debian packages and the pinned wheel only: a Debian minbase made by debootstrap (root, the
+# Debian mirror; kept in .image/rootfs), bin/runner, TensorFlow's two C libraries from the
+# venv's wheel, configs/, testdata/ (pictures, tiny models) and the models `make models`
+# makes, put together by `buildah bud` from Containerfile (no RUN step: no container
+# runtime needed to build). .ci/image-test.sh runs the tiny model in it (CI=true).
+IMAGE ?= gostyle:latest
+IMAGE_DIR := .image
+# DEBIAN_MIRROR: a mirror URL for debootstrap; empty: debootstrap's default.
+DEBIAN_MIRROR ?=
+BUILDAH ?= buildah
+
+image: bin/runner $(MODELS)
+	@command -v $(BUILDAH) >/dev/null && command -v debootstrap >/dev/null || \
+	  { echo "make image: needs buildah and debootstrap (as root: apt-get install buildah debootstrap)" >&2; exit 1; }
+	@test -x $(IMAGE_DIR)/rootfs/bin/sh || { rm -rf $(IMAGE_DIR)/rootfs && \
+	  debootstrap --variant=minbase bookworm $(IMAGE_DIR)/rootfs $(DEBIAN_MIRROR) >$(IMAGE_DIR)/debootstrap.log 2>&1 || \
+	  { echo "make image: debootstrap failed, see $(IMAGE_DIR)/debootstrap.log" >&2; exit 1; }; }
+	rm -rf $(IMAGE_DIR)/context && mkdir -p $(IMAGE_DIR)/context/app/bin $(IMAGE_DIR)/context/app/lib $(IMAGE_DIR)/context/app/models
+	tar -C $(IMAGE_DIR)/rootfs -cf $(IMAGE_DIR)/context/rootfs.tar .
+	cp bin/runner bin/runner-tf $(IMAGE_DIR)/context/app/bin/
+	cp "$(TF_DIR)/libtensorflow_cc.so.2" "$(TF_DIR)/libtensorflow_framework.so.2" $(IMAGE_DIR)/context/app/lib/
+	cp -r configs testdata $(IMAGE_DIR)/context/app/
+	cp -r $(MODELS) $(IMAGE_DIR)/context/app/models/
+	$(BUILDAH) bud --isolation chroot -f Containerfile -t $(IMAGE) $(IMAGE_DIR)/context
+	rm -rf $(IMAGE_DIR)/context
+	@echo "make image: built $(IMAGE)"
+
 demo: bin/runner $(MODEL)/saved_model.pb
 	./bin/runner -config quick.yaml -overwrite
 	@echo "demo pictures: results/quick/ (final.png, styled_*.png, metrics.csv)"
@@ -91,7 +142,8 @@ test: test-go test-py
 
 test-go: $(STAMP)
 	$(CGO_ENV) go vet ./...
-	$(CGO_ENV) STYLE_PYTHON=$(abspath $(PY)) go test -count=1 ./...
+	@# -timeout: a loaded host can take a package past go test's default 10 minutes.
+	$(CGO_ENV) STYLE_PYTHON=$(abspath $(PY)) go test -count=1 -timeout 30m ./...
 	@# A short fuzz run of each FuzzLoad (pictures; configs with overrides) on top
 	@# of their seed corpora, which the plain run above already replays. Budgets
 	@# are counts, not durations: Go before 1.27 can fail a duration budget with a
@@ -123,7 +175,7 @@ docs:
 	CGO_ENABLED=0 go run ./runner/config/internal/docgen README.md
 
 clean:
-	rm -rf bin results
+	rm -rf bin results $(IMAGE_DIR)
 
 # gpu-check exercises the GPU build path on any host: the CUDA wheel goes into
 # its own venv (gigabytes, so not part of `make test`), the runner is built

@@ -53,7 +53,8 @@ def _parser():
                    help="vgg19 (16 conv layers, default) or vgg16 (13)")
     p.add_argument("--weights", default="random",
                    help="random (default), imagenet (Keras, needs network or its cache), "
-                        "or a path to a Keras notop .h5 or MatConvNet imagenet-vgg-verydeep-19.mat "
+                        "or a path to Keras weights (legacy notop .h5, Keras 3 .weights.h5, a whole model "
+                        ".keras or .h5) or MatConvNet imagenet-vgg-verydeep-19.mat "
                         "(-16 for --arch vgg16)")
     p.add_argument("--mat-kernels", choices=vgg.MAT_KERNELS,
                    help="MatConvNet kernels: transposed (default; [w,h] swapped to [h,w], as "
@@ -83,16 +84,20 @@ def _load_weights(args, parser):
     if args.weights == "imagenet":
         return vgg.load_keras_imagenet(arch), "imagenet", f"keras.applications.{arch.name.upper()} imagenet"
     loaders = {
-        ".h5": ("keras-h5", lambda path: vgg.load_keras_h5(path, arch)),
+        ".h5": ("keras-h5", lambda path: vgg.load_keras(path, arch)),
+        ".keras": ("keras", lambda path: vgg.load_keras(path, arch)),
         ".mat": ("matconvnet", lambda path: vgg.load_matconvnet(path, arch, _mat_kernels(args))),
     }
     ext = os.path.splitext(args.weights)[1].lower()
     if ext not in loaders:
-        parser.error(f"--weights {args.weights!r}: want random, imagenet, or a .h5 or .mat file")
+        parser.error(f"--weights {args.weights!r}: want random, imagenet, or a Keras .h5 or .keras "
+                     "or a MatConvNet .mat file")
     if not os.path.isfile(args.weights):
         raise vgg.WeightsError(f"--weights {args.weights}: no such file")
     kind, load = loaders[ext]
-    return load(args.weights), kind, os.path.basename(args.weights)
+    verified = vgg.verify_known(args.weights)
+    source = os.path.basename(args.weights) + (f" ({verified})" if verified else "")
+    return load(args.weights), kind, source
 
 
 def _mat_kernels(args):

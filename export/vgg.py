@@ -8,7 +8,10 @@ kernels laid out as TensorFlow's [height, width, in, out], and taking RGB input;
 """
 
 import collections
+import hashlib
+import io
 import math
+import os
 import re
 
 import numpy as np
@@ -82,6 +85,51 @@ def width_divisor_of(weights, source, arch=VGG19):
     raise WeightsError(f"{source}: channels {found} are not {arch.name}'s divided by a whole number")
 
 
+KnownFile = collections.namedtuple("KnownFile", "size md5 url")
+KnownFile.__doc__ = """A real weights file's published size in bytes, MD5 (None where none is
+published) and address."""
+
+_KERAS_APPS = "https://storage.googleapis.com/tensorflow/keras-applications/"
+# Sizes and checksums as published: the MD5s are the file_hash keras.applications passes
+# to get_file; the sizes are those the download reports.
+KNOWN_FILES = {
+    "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5": KnownFile(
+        80134624, "253f8cb515780f3b799900260a226db6",
+        _KERAS_APPS + "vgg19/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5": KnownFile(
+        58889256, "6d6bbae143d832006294945121d1f1fc",
+        _KERAS_APPS + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    "imagenet-vgg-verydeep-19.mat": KnownFile(
+        534904783, None, "https://www.vlfeat.org/matconvnet/models/imagenet-vgg-verydeep-19.mat"),
+}
+
+
+def verify_known(path, known=KNOWN_FILES):
+    """Checks a file named as one of the known real files against its published size and MD5.
+
+    Returns a note for the model's metadata ("md5 ... as published"), or None for a file of
+    any other name; raises WeightsError when the size or checksum differs (a partial download,
+    or another file under the real one's name).
+    """
+    facts = known.get(os.path.basename(path))
+    if facts is None:
+        return None
+    size = os.path.getsize(path)
+    if size != facts.size:
+        raise WeightsError(f"{path}: {size} bytes, the published file is {facts.size} bytes "
+                           f"(a partial download? get it from {facts.url}; rename a different file)")
+    if facts.md5 is None:
+        return f"size {size} bytes as published"
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != facts.md5:
+        raise WeightsError(f"{path}: MD5 {digest.hexdigest()}, the published file's is {facts.md5} "
+                           f"(a damaged download? get it from {facts.url})")
+    return f"md5 {facts.md5} as published"
+
+
 def _refuse_other_arch(path, arch, blocks_convs):
     """A VGG19 file holds every VGG16 layer name and chains as one: refuse conv layers
     the arch does not have rather than silently drop them."""
@@ -103,39 +151,114 @@ def _keras_name(layer):
     return f"block{block}_conv{conv}"
 
 
-def load_keras_h5(path, arch=VGG19):
-    """Reads a Keras VGG notop .h5 (vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5,
-    vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5).
+KERAS_LAYOUTS = ("the legacy notop .h5 (vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5), "
+                 "a Keras 3 save_weights .weights.h5, or a whole saved model .keras or .h5")
 
-    Each layer is a group block<b>_conv<c> whose attribute weight_names lists its
-    datasets: the (3, 3, in, out) kernel and the (out,) bias.
+
+def load_keras(path, arch=VGG19):
+    """Reads a Keras VGG's conv layers from any of the layouts Keras writes:
+
+    - the legacy notop .h5 (vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 and vgg16's),
+      and a legacy whole model .h5 (``model.save("m.h5")``, the same groups under
+      ``model_weights``): a group block<b>_conv<c> per layer whose attribute weight_names
+      lists its datasets, the (3, 3, in, out) kernel and the (out,) bias;
+    - Keras 3 ``save_weights("m.weights.h5")``: groups ``layers/<path>/vars`` whose
+      attribute name is the layer's (block<b>_conv<c>), datasets 0 (kernel) and 1 (bias);
+    - a whole saved model ``.keras``: a zip whose model.weights.h5 has the Keras 3 layout.
+
+    Keras' ImageNet weights are caffe-style BGR: conv1_1 is flipped to take RGB.
     """
     import h5py
 
     try:
-        f = h5py.File(path, "r")
+        if path.lower().endswith(".keras"):
+            f = h5py.File(io.BytesIO(_keras_zip_weights(path)), "r")
+        else:
+            f = h5py.File(path, "r")
     except OSError as e:
         raise WeightsError(f"{path}: not a readable HDF5 file ({e})") from None
-    weights = []
     with f:
-        _refuse_other_arch(path, arch, (n[len("block"):].replace("_conv", "_") for n in f.keys()
-                                        if n.startswith("block") and "_conv" in n))
-        for layer in arch.layers:
-            group_name = _keras_name(layer)
-            group = f.get(group_name)
-            if not isinstance(group, h5py.Group):
-                raise WeightsError(f"{path}: no group {group_name!r}; not a Keras {arch.name} weights file")
-            names = [n.decode() if isinstance(n, bytes) else str(n)
-                     for n in group.attrs.get("weight_names", [])]
-            arrays = [np.asarray(group[n], np.float32) for n in names if n in group]
-            kernels = [a for a in arrays if a.ndim == 4]
-            biases = [a for a in arrays if a.ndim == 1]
-            if len(names) != 2 or len(kernels) != 1 or len(biases) != 1:
-                raise WeightsError(
-                    f"{path}: group {group_name!r} must list a 4-D kernel and a 1-D bias "
-                    f"in its weight_names, found {names}")
-            weights.append((kernels[0], biases[0]))
+        if isinstance(f.get("layers"), h5py.Group):
+            layers = _keras3_layers(path, f["layers"])
+        elif isinstance(f.get("model_weights"), h5py.Group):
+            layers = _legacy_layers(path, f["model_weights"])
+        else:
+            layers = _legacy_layers(path, f)
+    _refuse_other_arch(path, arch, (n[len("block"):].replace("_conv", "_") for n in layers))
+    weights = []
+    for layer in arch.layers:
+        name = _keras_name(layer)
+        if name not in layers:
+            raise WeightsError(f"{path}: no layer {name!r}; not a Keras {arch.name} file in any layout "
+                               f"the exporter reads ({KERAS_LAYOUTS})")
+        weights.append(layers[name])
     return _bgr_to_rgb(weights)
+
+
+_KERAS_CONV = re.compile(r"block\d_conv\d")
+
+
+def _keras_zip_weights(path):
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            if "model.weights.h5" not in z.namelist():
+                raise WeightsError(f"{path}: a zip without model.weights.h5; not a Keras .keras model")
+            return z.read("model.weights.h5")
+    except zipfile.BadZipFile as e:
+        raise WeightsError(f"{path}: not a Keras .keras model (a zip file): {e}") from None
+
+
+def _pair(path, name, arrays):
+    kernels = [a for a in arrays if a.ndim == 4]
+    biases = [a for a in arrays if a.ndim == 1]
+    if len(arrays) != 2 or len(kernels) != 1 or len(biases) != 1:
+        raise WeightsError(f"{path}: layer {name!r} must hold a 4-D kernel and a 1-D bias, "
+                           f"found shapes {[a.shape for a in arrays]}")
+    return kernels[0], biases[0]
+
+
+def _legacy_layers(path, root):
+    """{block<b>_conv<c>: (kernel, bias)} from groups listing their datasets in weight_names."""
+    import h5py
+
+    layers = {}
+    for name, group in root.items():
+        if not (_KERAS_CONV.fullmatch(name) and isinstance(group, h5py.Group)):
+            continue
+        names = [n.decode() if isinstance(n, bytes) else str(n) for n in group.attrs.get("weight_names", [])]
+        missing = [n for n in names if not isinstance(group.get(n), h5py.Dataset)]
+        if not names or missing:
+            raise WeightsError(f"{path}: group {name!r} must list a 4-D kernel and a 1-D bias "
+                               f"in its weight_names, found {names}")
+        layers[name] = _pair(path, name, [np.asarray(group[n], np.float32) for n in names])
+    return layers
+
+
+def _keras3_layers(path, root):
+    """{block<b>_conv<c>: (kernel, bias)} from Keras 3's <path>/vars groups (at any depth,
+    so a VGG nested in a larger model is found too), named by their name attribute."""
+    import h5py
+
+    found = []
+    root.visititems(lambda key, obj: found.append((key, obj)) if key.split("/")[-1] == "vars"
+                    and isinstance(obj, h5py.Group) else None)
+    layers = {}
+    for key, group in found:
+        name = group.attrs.get("name", key.split("/")[-2] if "/" in key else "")
+        name = name.decode() if isinstance(name, bytes) else str(name)
+        if not _KERAS_CONV.fullmatch(name):
+            continue
+        if name in layers:
+            raise WeightsError(f"{path}: two layers named {name!r}")
+        arrays = [np.asarray(group[k], np.float32) for k in sorted(group, key=_var_index)]
+        layers[name] = _pair(path, name, arrays)
+    return layers
+
+
+def _var_index(key):
+    return int(key) if key.isdigit() else -1
 
 
 def load_keras_imagenet(arch=VGG19):

@@ -136,7 +136,7 @@ func readModel(dir string) (*corepb.SavedModel, error) {
 	data, err := readFile(dir, "saved_model.pb")
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, serr := os.Stat(dir); serr != nil {
-			return nil, errors.New("no such folder (export one with `make export`)")
+			return nil, errors.New("no such folder (" + exportHint(dir) + ")")
 		}
 		return nil, errors.New("not a SavedModel folder (no saved_model.pb)")
 	}

@@ -117,6 +117,7 @@ func readSaved(t *testing.T, dir string) *corepb.SavedModel {
 // comes last, as it writes the files the others check are absent). The build
 // is mostly a Python process: the package's other tests run meanwhile.
 func TestModelSafety(t *testing.T) {
+	testenv.EndToEnd(t) // it exports hostile models through Python: minutes
 	t.Parallel()
 	dir := buildHostileModels(t)
 

@@ -30,6 +30,7 @@ func tinyFor(cfg config.Config) string {
 // Every config under configs/experiments/ runs, as written, on the tiny
 // model of its architecture and pooling, small and short.
 func TestEveryExperimentConfigRuns(t *testing.T) {
+	testenv.EndToEnd(t)
 	root := testenv.Root(t)
 	t.Chdir(root) // configs name their pictures from the repository root
 	files, err := filepath.Glob(filepath.Join("configs", "experiments", "*.yaml"))

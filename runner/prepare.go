@@ -198,6 +198,22 @@ func outputSizes(cfg config.Config, img image.Image) []size {
 	return out
 }
 
+// cropNote is the warning for an output size whose aspect crops away more than a fifth
+// of the content picture (64x600 from an 800x600 picture keeps a sliver), or "" when
+// the crop keeps at least four fifths of it.
+func cropNote(cfg config.Config, img image.Image, out size) string {
+	b := img.Bounds()
+	// The kept fraction is the smaller aspect over the larger one.
+	a, c := float64(out.width)*float64(b.Dy()), float64(out.height)*float64(b.Dx())
+	kept := min(a, c) / max(a, c)
+	if kept >= 0.8 {
+		return ""
+	}
+	w, h := picture.Size(img, out.width, 0)
+	return fmt.Sprintf("the %dx%d output crops away %.0f%% of content picture %s (%dx%d): to keep all of it set height: 0 (%dx%d), or max_size for its long side",
+		out.width, out.height, 100*(1-kept), cfg.Content, b.Dx(), b.Dy(), w, h)
+}
+
 // longSide keeps the picture's aspect with its long side n.
 func longSide(img image.Image, n int) size {
 	if b := img.Bounds(); b.Dx() >= b.Dy() {

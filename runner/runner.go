@@ -53,6 +53,9 @@ func RunWith(ctx context.Context, cfg config.Config, model *graphs.Model, rep *p
 		return nil, err
 	}
 	log := rep.Logger()
+	if note := cropNote(cfg, ex.content, ex.scales[len(ex.scales)-1]); note != "" {
+		log.Warn(note)
+	}
 	f, err := openFolder(ex, log)
 	if err != nil {
 		return nil, err

@@ -34,8 +34,39 @@ import (
 )
 
 // version is the runner's version, set at build time with
-// -ldflags "-X main.version=..."; else the VCS revision Go recorded.
+// -ldflags "-X main.version=..."; else the module version Go recorded.
 var version = ""
+
+// buildVersion is the runner's version line: set (from -ldflags) or else the main
+// module's version Go recorded, then the VCS revision, its time and whether the
+// checkout had changes. go build in a git checkout records them (the Makefile's
+// bin/runner-tf); go run, test binaries and -buildvcs=false do not, and the line says so.
+func buildVersion(set string, bi *debug.BuildInfo) string {
+	v, vcs := set, map[string]string{}
+	if bi != nil {
+		if v == "" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			vcs[s.Key] = s.Value
+		}
+	}
+	if v == "" {
+		v = "(devel)"
+	}
+	rev := vcs["vcs.revision"]
+	if rev == "" {
+		return v + " (no VCS revision recorded: not built by go build in a git checkout)"
+	}
+	v += " revision " + rev
+	if t := vcs["vcs.time"]; t != "" {
+		v += " " + t
+	}
+	if vcs["vcs.modified"] == "true" {
+		v += " (modified)"
+	}
+	return v
+}
 
 // setFlags collects repeated -set key=value flags.
 type setFlags []string
@@ -521,17 +552,8 @@ func printConfig(w io.Writer, cfg config.Config) error {
 // printVersion prints the runner's and TensorFlow's versions and the
 // devices TensorFlow sees.
 func printVersion(w io.Writer) error {
-	v := version
-	if v == "" {
-		v = "(devel)"
-		if bi, ok := debug.ReadBuildInfo(); ok {
-			for _, s := range bi.Settings {
-				if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-					v = "devel " + s.Value[:12]
-				}
-			}
-		}
-	}
+	bi, _ := debug.ReadBuildInfo()
+	v := buildVersion(version, bi)
 	fmt.Fprintf(w, "runner %s\nTensorFlow %s\n", v, graphs.TensorFlowVersion())
 	devs, err := graphs.Devices()
 	if err != nil {

@@ -140,6 +140,7 @@ func TestBadInputIsOneClearLine(t *testing.T) {
 // them, a run folder marked interrupted, and the command that resumes it,
 // which then finishes the run.
 func TestSignalCheckpointsAndResumes(t *testing.T) {
+	testenv.EndToEnd(t)
 	for _, tc := range []struct {
 		sig  syscall.Signal
 		exit int

@@ -282,6 +282,7 @@ func compareRuns(t *testing.T, want, got string) {
 // even ones by running the same command again. The kill points come from a
 // time-seeded generator; the seed is logged to replay a failure.
 func TestKillAndResumeIsExact(t *testing.T) {
+	testenv.EndToEnd(t)
 	t.Parallel()
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("KILL_SEED"); s != "" {
@@ -383,6 +384,7 @@ func TestKillAndResumeIsExact(t *testing.T) {
 // works, a second one on the same folder refuses in one line naming its pid
 // and host, and the first finishes undisturbed, its files whole.
 func TestSIGTERMThenSameCommandAndSecondRunner(t *testing.T) {
+	testenv.EndToEnd(t)
 	t.Parallel()
 	out := t.TempDir()
 	dir := filepath.Join(out, runName)
@@ -447,6 +449,7 @@ func TestSIGTERMThenSameCommandAndSecondRunner(t *testing.T) {
 // A second signal ends the runner at once, with one line on stderr, and the
 // last checkpoint stays whole (its CRC checks) and resumable.
 func TestSecondSignalStopsAtOnce(t *testing.T) {
+	testenv.EndToEnd(t)
 	t.Parallel()
 	out := t.TempDir()
 	dir := filepath.Join(out, runName)
@@ -506,6 +509,7 @@ func hashes(t *testing.T, dir string) map[string]string {
 // stops with one line naming the file, leaves the earlier run and its own
 // last checkpoint whole, and resumes to the end once the filler is deleted.
 func TestDiskFullMidRun(t *testing.T) {
+	testenv.EndToEnd(t)
 	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("skipped: mounting a small tmpfs needs root (run as root, e.g. in .ci/run)")

@@ -38,6 +38,7 @@ func buildRunner(t *testing.T) string {
 // default on Intel CPUs with AVX-512); TF_ENABLE_ONEDNN_OPTS=1 forces them on
 // any CPU. The real binary's stderr must hold only the runner's own lines.
 func TestStderrHoldsOnlyRunnerLines(t *testing.T) {
+	testenv.EndToEnd(t)
 	runner := buildRunner(t)
 	root := testenv.Root(t)
 	for _, onednn := range []string{"1", "0"} {

@@ -46,3 +46,19 @@ def tiny_weights():
 def random_image(rng, h, w):
     """An RGB-minus-mean-like image."""
     return rng.uniform(-120.0, 130.0, (1, h, w, 3)).astype(np.float32)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "end_to_end: a slow end-to-end case; runs with CI=true (.ci/run, or CI=true make test)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skips the end_to_end cases unless CI=true, so that `make test` stays under ten
+    minutes on two busy cores; .ci/run sets CI=true and runs them all."""
+    if os.environ.get("CI") == "true":
+        return
+    skip = pytest.mark.skip(reason="slow end-to-end case: runs with CI=true (.ci/run, or CI=true make test)")
+    for item in items:
+        if "end_to_end" in item.keywords:
+            item.add_marker(skip)

@@ -68,13 +68,14 @@ def test_metadata(tiny_dir):
 def test_file_weights_metadata(tmp_path, export_model):
     from export.tests.test_weights import narrow_weights, write_matconvnet
 
-    path = tmp_path / "imagenet-vgg-verydeep-19.mat"
+    path = tmp_path / "small-vgg-verydeep-19.mat"
     write_matconvnet(path, narrow_weights(20))
     meta = metadata(export_model("--weights", str(path), "--pooling", "max", "--mean", "1,2.5,3"))
     assert (meta["weights"], meta["weights_source"], meta["seed"]) == ("matconvnet", path.name, None)
     assert (meta["width_divisor"], meta["pooling"], meta["mean_rgb"]) == (16, "max", [1.0, 2.5, 3.0])
 
 
+@pytest.mark.end_to_end
 def test_random_weights_deterministic_and_he_normal(tiny_dir, export_model):
     first = variables(tiny_dir)
     # A second export with the same seed, spelled differently so the fixture runs it anew.
@@ -124,6 +125,7 @@ COMMITTED = {
 }
 
 
+@pytest.mark.end_to_end
 @pytest.mark.parametrize("name", sorted(COMMITTED))
 def test_committed_tiny_models_are_current(export_model, name):
     """testdata/<name> is what testdata/regenerate.sh makes from this code, under 3.5 MiB (both

@@ -37,6 +37,7 @@ def test_features_match_numpy(tiny, tiny_weights):
                                    err_msg=layer)
 
 
+@pytest.mark.end_to_end
 def test_max_pooling(export_model, tiny_weights):
     model = tf.saved_model.load(str(export_model("--seed", "0", "--width-divisor", "16", "--pooling", "max")))
     image = random_image(np.random.default_rng(2), 11, 20)
@@ -58,6 +59,7 @@ def test_features_per_depth(tiny, tiny_weights, deepest):
     np.testing.assert_allclose(out[deepest].numpy(), ref, rtol=0, atol=1e-4 * np.abs(ref).max())
 
 
+@pytest.mark.end_to_end
 def test_vgg16_features_match_numpy(export_model):
     from export import vgg
 

@@ -21,6 +21,7 @@ def export(tmp_path, onednn, *extra, env_extra=None):
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.end_to_end
 @pytest.mark.parametrize("onednn", ["1", "0"])
 def test_export_stderr_is_empty(tmp_path, onednn):
     done = export(tmp_path, onednn)
@@ -29,6 +30,7 @@ def test_export_stderr_is_empty(tmp_path, onednn):
     assert done.stdout.startswith("export: wrote ")
 
 
+@pytest.mark.end_to_end
 def test_tensorflow_logs_on_request(tmp_path):
     done = export(tmp_path, "1", env_extra={"TF_CPP_MIN_LOG_LEVEL": "0"})
     assert done.returncode == 0, done.stderr

@@ -112,7 +112,7 @@ def exported_features(export_model, path, image, *args, last="conv5_4"):
 
 def test_keras_h5(tmp_path, export_model, image):
     weights = narrow_weights(11)
-    path = tmp_path / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    path = tmp_path / "vgg19_notop_small.h5"  # the real name is checked against its published size
     write_keras_h5(path, weights)
     conv1_1, conv5_4 = exported_features(export_model, path, image)
     # The file's kernels are caffe-style BGR: the model takes RGB, so it must equal the
@@ -125,7 +125,7 @@ def test_keras_h5(tmp_path, export_model, image):
 
 def test_matconvnet(tmp_path, export_model, image):
     weights = narrow_weights(12)
-    path = tmp_path / "imagenet-vgg-verydeep-19.mat"
+    path = tmp_path / "small-vgg-verydeep-19.mat"
     write_matconvnet(path, weights)
     conv1_1, conv5_4 = exported_features(export_model, path, image)
     # The file holds [w,h,in,out] kernels; the model must use them as TF's [h,w,in,out].
@@ -136,7 +136,7 @@ def test_matconvnet(tmp_path, export_model, image):
 
 def test_keras_h5_vgg16(tmp_path, export_model, image):
     weights = narrow_weights(15, VGG16_CHANNELS)
-    path = tmp_path / "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    path = tmp_path / "vgg16_notop_small.h5"
     write_keras_h5(path, weights, layers=reference.VGG16_LAYERS)
     conv1_1, conv5_3 = exported_features(export_model, path, image, "--arch", "vgg16", last="conv5_3")
     kernel, bias = weights[0]
@@ -150,6 +150,83 @@ def test_matconvnet_vgg16(tmp_path, export_model, image):
     write_matconvnet(path, weights, layers=reference.VGG16_LAYERS)
     conv1_1, conv5_3 = exported_features(export_model, path, image, "--arch", "vgg16", last="conv5_3")
     assert_close(conv5_3, reference.forward(image, weights, layers=reference.VGG16_LAYERS)[-1])
+
+
+def write_keras(path, weights, layers=reference.LAYERS):
+    """A Keras model with VGG's layer names (block<b>_conv<c>, pools between blocks), holding
+    the given (BGR-input) weights, written by Keras itself in the layout path's name asks for:
+    ``save_weights`` for *.weights.h5 (Keras 3), ``save`` for a whole model .keras or .h5."""
+    keras = tf.keras
+    x = inp = keras.Input((None, None, 3))
+    for layer, (kernel, _) in zip(layers, weights):
+        if layer in reference.POOL_BEFORE:
+            x = keras.layers.AveragePooling2D(2, name=f"block{int(layer[4]) - 1}_pool")(x)
+        x = keras.layers.Conv2D(kernel.shape[3], 3, padding="same", activation="relu", name=keras_name(layer))(x)
+    model = keras.Model(inp, x, name="vgg")
+    for layer, pair in zip(layers, weights):
+        model.get_layer(keras_name(layer)).set_weights(list(pair))
+    if str(path).endswith(".weights.h5"):
+        model.save_weights(str(path))
+    else:
+        model.save(str(path))
+
+
+@pytest.mark.parametrize("name", ["vgg19.weights.h5", "vgg19.keras", "vgg19_model.h5"])
+def test_keras_layouts(tmp_path, name):
+    """Keras 3 save_weights and whole saved models (.keras zip, legacy .h5) load as the
+    legacy notop file does (whose loaded weights test_keras_h5 runs through an export):
+    the same kernels and biases, conv1_1 flipped from BGR to RGB."""
+    from export import vgg
+
+    weights = narrow_weights(21)
+    path = tmp_path / name
+    write_keras(path, weights)
+    legacy = tmp_path / "legacy_notop.h5"
+    write_keras_h5(legacy, weights)
+    got, want = vgg.load_keras(str(path)), vgg.load_keras(str(legacy))
+    kernel, bias = weights[0]
+    np.testing.assert_array_equal(got[0][0], kernel[:, :, ::-1, :])
+    assert len(got) == len(want) == len(weights)
+    for (gk, gb), (wk, wb) in zip(got, want):
+        np.testing.assert_array_equal(gk, wk)
+        np.testing.assert_array_equal(gb, wb)
+
+
+def test_keras_layout_vgg16(tmp_path, export_model, image):
+    """One Keras 3 layout end to end through an export, for the other arch."""
+    weights = narrow_weights(22, VGG16_CHANNELS)
+    path = tmp_path / "vgg16.keras"
+    write_keras(path, weights, layers=reference.VGG16_LAYERS)
+    _, conv5_3 = exported_features(export_model, path, image, "--arch", "vgg16", last="conv5_3")
+    kernel, bias = weights[0]
+    rgb = [(kernel[:, :, ::-1, :], bias)] + weights[1:]
+    assert_close(conv5_3, reference.forward(image, rgb, layers=reference.VGG16_LAYERS)[-1])
+
+
+def test_known_file_verified(tmp_path, monkeypatch, capsys):
+    """A file named as a known real one is checked against its published size and MD5
+    (here a small file's, computed independently with hashlib), and the model says so."""
+    import hashlib
+
+    from export import vgg
+    from export.__main__ import main
+
+    path = tmp_path / "known_notop.h5"
+    write_keras_h5(path, narrow_weights(23))
+    data = path.read_bytes()
+    md5 = hashlib.md5(data).hexdigest()
+    monkeypatch.setitem(vgg.KNOWN_FILES, path.name, vgg.KnownFile(len(data), md5, "https://example.invalid/w.h5"))
+    out = tmp_path / "model"
+    assert main(["--out", str(out), "--weights", str(path)]) == 0
+    meta = json.loads((out / "assets.extra" / "metadata.json").read_text())
+    assert meta["weights_source"] == f"{path.name} (md5 {md5} as published)"
+
+    capsys.readouterr()
+    monkeypatch.setitem(vgg.KNOWN_FILES, path.name, vgg.KnownFile(len(data), "0" * 32, "https://example.invalid/w.h5"))
+    assert main(["--out", str(tmp_path / "other"), "--weights", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"MD5 {md5}" in err[0] and "0" * 32 in err[0], err
+    assert not (tmp_path / "other").exists()
 
 
 # The seed notebook's layer indices into layers[0] for conv1_1 .. conv5_4 (build_vgg19).
@@ -173,7 +250,7 @@ def test_mat_kernels_option(tmp_path, export_model, image, option, notebook):
     """--mat-kernels as-stored computes what the notebook computes from the same file;
     transposed (the default, anishathalye/neural-style's reading) swaps each stored
     kernel's first two axes. Kernels here are not symmetric, so the two differ."""
-    path = tmp_path / "imagenet-vgg-verydeep-19.mat"
+    path = tmp_path / "small-vgg-verydeep-19.mat"
     write_matconvnet(path, narrow_weights(17))
     stored = notebook_weights(path)
     kernels = stored if notebook else [(k.transpose(1, 0, 2, 3), b) for k, b in stored]
@@ -187,7 +264,7 @@ def test_mat_kernels_option(tmp_path, export_model, image, option, notebook):
 
 
 def test_mat_kernels_recorded_in_metadata(tmp_path, export_model):
-    path = tmp_path / "imagenet-vgg-verydeep-19.mat"
+    path = tmp_path / "small-vgg-verydeep-19.mat"
     write_matconvnet(path, narrow_weights(18))
     for args, want in [((), "transposed"), (("--mat-kernels", "as-stored"), "as-stored")]:
         model = tf.saved_model.load(str(export_model("--weights", str(path), *args)))
@@ -228,6 +305,37 @@ def bad_mat_vgg19_as_vgg16(path):
     return "conv3_4"
 
 
+def bad_h5_real_name_wrong_size(path):
+    write_keras_h5(path, narrow_weights(24))
+    return "the published file is 80134624 bytes"
+
+
+def bad_mat_real_name_wrong_size(path):
+    write_matconvnet(path, narrow_weights(24))
+    return "the published file is 534904783 bytes"
+
+
+def bad_keras_zip_without_weights(path):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("config.json", "{}")
+    return "model.weights.h5"
+
+
+def bad_keras_not_zip(path):
+    path.write_bytes(b"not a zip\n")
+    return "not a Keras .keras model"
+
+
+def bad_h5_other_keras_model(path):
+    """A Keras 3 weights file of some other network: refused, naming the layouts read."""
+    x = inp = tf.keras.Input((8, 8, 3))
+    x = tf.keras.layers.Conv2D(2, 3, name="conv")(x)
+    tf.keras.Model(inp, x).save_weights(str(path))
+    return "Keras 3 save_weights .weights.h5"
+
+
 def bad_mat_no_layers(path):
     scipy.io.savemat(path, {"net": np.zeros(3)})
     return "layers"
@@ -237,6 +345,11 @@ def bad_mat_no_layers(path):
     ("w.h5", bad_h5_missing_group, ()),
     ("w.h5", bad_h5_not_hdf5, ()),
     ("w.h5", bad_h5_vgg19_as_vgg16, ("--arch", "vgg16")),
+    ("vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", bad_h5_real_name_wrong_size, ()),
+    ("imagenet-vgg-verydeep-19.mat", bad_mat_real_name_wrong_size, ()),
+    ("w.keras", bad_keras_zip_without_weights, ()),
+    ("w.keras", bad_keras_not_zip, ()),
+    ("w.weights.h5", bad_h5_other_keras_model, ()),
     ("w.mat", bad_mat_wrong_chain, ()),
     ("w.mat", bad_mat_vgg19_as_vgg16, ("--arch", "vgg16")),
     ("w.mat", bad_mat_no_layers, ()),

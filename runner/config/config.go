@@ -235,6 +235,8 @@ func set(v *viper.Viper, key, val string) error {
 			return &keyError{m, "a map of layer: weight, got " + describe(v.Get(m))}
 		}
 		next := maps.Clone(cur) // never the table's default map itself
+		// The entry replaces the one for its layer, however it was spelled (relu1_1, conv1_1).
+		maps.DeleteFunc(next, func(k string, _ any) bool { return Layer(k) == Layer(entry) })
 		next[entry] = parsed
 		v.Set(m, next)
 		return nil
@@ -365,6 +367,9 @@ func decode(v *viper.Viper) (Config, error) {
 	}
 	if d.err != nil {
 		return Config{}, d.err
+	}
+	for i, l := range c.ContentBlendLayers {
+		c.ContentBlendLayers[i] = Layer(l)
 	}
 	return c, c.validate()
 }
@@ -536,7 +541,12 @@ func (d *decoder) weights(key string) map[string]float64 {
 			d.fail(key+"."+layer, "a finite weight >= 0", w)
 			return nil
 		}
-		out[strings.ToLower(layer)] = f
+		name := Layer(layer)
+		if _, twice := out[name]; twice {
+			d.fail(key+"."+layer, "one weight for "+name+" (relu<b>_<c> is conv<b>_<c>'s alias)", w)
+			return nil
+		}
+		out[name] = f
 	}
 	return out
 }

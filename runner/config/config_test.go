@@ -226,3 +226,39 @@ func TestREADMEReferenceIsCurrent(t *testing.T) {
 		t.Errorf("README.md's config reference differs from runner/config/keys.go: run `make docs`")
 	}
 }
+
+// jcjohnson/neural-style's relu<b>_<c> names are aliases of conv<b>_<c> (each conv
+// layer here is its ReLU's output): the config resolves to the same layers and the same
+// run id, a dotted -set through an alias replaces the entry it means, and one layer given
+// under both names is refused naming the key.
+func TestReluLayerAliases(t *testing.T) {
+	conv, err := load(t, minimal+"content_layers: {conv4_2: 1}\nstyle_layers: {conv1_1: 1, conv2_1: 0.5}\ncontent_blend_layers: [conv4_2, conv5_2]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	relu, err := load(t, minimal+"content_layers: {relu4_2: 1}\nstyle_layers: {RELU1_1: 1, conv2_1: 0.5}\ncontent_blend_layers: [relu4_2, relu5_2]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if relu.ContentLayers["conv4_2"] != 1 || len(relu.ContentLayers) != 1 || relu.StyleLayers["conv1_1"] != 1 ||
+		relu.StyleLayers["conv2_1"] != 0.5 || len(relu.StyleLayers) != 2 || strings.Join(relu.ContentBlendLayers, ",") != "conv4_2,conv5_2" {
+		t.Errorf("aliases resolved to %v %v %v", relu.ContentLayers, relu.StyleLayers, relu.ContentBlendLayers)
+	}
+	reluID, err1 := relu.ID()
+	convID, err2 := conv.ID()
+	if err1 != nil || err2 != nil || reluID != convID {
+		t.Errorf("ids differ: relu %s %v, conv %s %v", reluID, err1, convID, err2)
+	}
+	// The default style_layers hold conv1_1: 1; the alias's entry replaces it.
+	c, err := load(t, minimal, "style_layers.relu1_1=3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.StyleLayers["conv1_1"] != 3 || len(c.StyleLayers) != 5 {
+		t.Errorf("style_layers.relu1_1=3 gave %v", c.StyleLayers)
+	}
+	_, err = load(t, minimal+"style_layers: {relu1_1: 1, conv1_1: 2}\n")
+	if err == nil || !strings.Contains(err.Error(), "key style_layers.") || !strings.Contains(err.Error(), "one weight for conv1_1") {
+		t.Errorf("both names: %v", err)
+	}
+}

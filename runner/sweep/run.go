@@ -64,9 +64,10 @@ const (
 // Run runs points in order (a whole sweep, or the one point of -index). A
 // point whose run folder is done with the same id is skipped, so re-running
 // a sweep (or a requeued cluster task) costs nothing; failed and unfinished
-// points run again; a point another runner holds is left to it. A failing
-// point does not stop the others; the error at the end names every failed
-// point. A cancelled context stops before the next point.
+// points run again; run meets a point done with another id (Stale), which it
+// refuses unless its config says overwrite; a point another runner holds is
+// left to it. A failing point does not stop the others; the error at the end
+// names every failed point. A cancelled context stops before the next point.
 func Run(ctx context.Context, points []Point, run RunFunc, opts Options) ([]Outcome, error) {
 	if opts.Status == nil {
 		return nil, errors.New("sweep: no status reader")

@@ -19,8 +19,12 @@ import (
 )
 
 // Stale is the state of a run folder that is done but ran another config
-// (the sweep changed since): the point runs again.
+// (the sweep changed since): a rerun refuses the point (its run folder holds a
+// finished run) until -overwrite replaces it.
 const Stale = "stale"
+
+// StaleNote is the -status line that says what a rerun does with stale points.
+const StaleNote = "stale: done with other settings than the sweep's now; a rerun fails these points until run with -overwrite, which replaces each once its new run finishes"
 
 // Row is one point in the summary, read back from its run folder.
 type Row struct {
@@ -195,6 +199,9 @@ func Table(w io.Writer, rows []Row) error {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}
 	}
-	_, err := fmt.Fprintf(w, "%d points: %s\n", len(rows), strings.Join(parts, ", "))
+	if _, err := fmt.Fprintf(w, "%d points: %s\n", len(rows), strings.Join(parts, ", ")); err != nil || counts[Stale] == 0 {
+		return err
+	}
+	_, err := fmt.Fprintln(w, StaleNote)
 	return err
 }

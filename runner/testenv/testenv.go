@@ -71,3 +71,14 @@ func Gram(act [][][]float32) [][]float64 {
 	}
 	return g
 }
+
+// EndToEnd skips t unless CI=true: the slowest end-to-end cases (many runner
+// processes, signals, full sweeps) run under .ci/run, which sets it, so that
+// `make test` stays under ten minutes on two busy cores. `CI=true make test` runs
+// everything.
+func EndToEnd(t testing.TB) {
+	t.Helper()
+	if os.Getenv("CI") != "true" {
+		t.Skip("slow end-to-end case: runs with CI=true (.ci/run, or CI=true make test)")
+	}
+}

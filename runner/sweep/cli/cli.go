@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -126,7 +127,8 @@ func (f Flags) Main(ctx context.Context, e Env) error {
 	case f.Slurm || f.SlurmDryRun:
 		return f.slurm(ctx, plan, e)
 	case f.K8s:
-		m, err := k8s.Manifest(k8s.Job{Name: plan.Spec.Name, Points: plan.Len(), Args: taskArgs(e, false), Output: plan.Output, Block: plan.Spec.K8s})
+		m, err := k8s.Manifest(k8s.Job{Name: plan.Spec.Name, Points: plan.Len(), Config: e.Source.Data,
+			ConfigName: path.Base(filepath.ToSlash(e.Source.Name)), Args: taskArgs(e, false)[2:], Output: plan.Output, Block: plan.Spec.K8s})
 		if err != nil {
 			return err
 		}
@@ -224,6 +226,7 @@ func (f Flags) slurm(ctx context.Context, plan sweep.Plan, e Env) error {
 
 // taskArgs are the arguments each cluster task passes before -index: the
 // config as the user named it, the -set flags and, with withOut, -out.
+// (k8s drops the first two, the config as named here, for its ConfigMap's copy.)
 func taskArgs(e Env, withOut bool) []string {
 	args := []string{"-config", e.ConfigArg}
 	for _, s := range e.Sets {

@@ -183,7 +183,8 @@ func TestClusterOutputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"completionMode: Indexed", "completions: 4", "parallelism: 4", "claimName: claim",
-		"- -config\n", "- s.yaml\n", "- -set\n", "- iterations=4\n", "- /results/o\n", "- $(JOB_COMPLETION_INDEX)\n"} {
+		"- -config\n", "- /etc/gostyle/s.yaml\n", "- -set\n", "- iterations=4\n", "- /results/o\n", "- $(JOB_COMPLETION_INDEX)\n",
+		"kind: ConfigMap", "  s.yaml: |\n    model: testdata/vgg19-tiny\n"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("manifest lacks %q:\n%s", want, out.String())
 		}

@@ -2,6 +2,8 @@
 // gets JOB_COMPLETION_INDEX=i from the Job controller and runs
 // `runner -config S -index i`, with the sweep's output on a persistent
 // volume so `runner -config S -summary` can rebuild the summary afterwards.
+// The sweep config travels in the manifest, as a ConfigMap mounted into each
+// pod at ConfigMountPath, so no file on the submitting host is named.
 //
 // The manifest is built from small local types rather than the Kubernetes
 // API packages, which would add megabytes to the runner; a test decodes it
@@ -24,22 +26,40 @@ import (
 
 // Job is what the manifest needs.
 type Job struct {
-	Name   string    // the sweep's name, made a DNS label for the Job
-	Points int       // completions
-	Args   []string  // runner arguments before -index: -config S, -set ...
-	Output string    // the sweep folder as the config names it (relative: under the volume)
-	Block  sweep.K8s // image, parallelism, volume, resources
+	Name       string    // the sweep's name, made a DNS label for the Job and its ConfigMap
+	Points     int       // completions
+	Config     []byte    // the sweep config as the runner read it, shipped in a ConfigMap
+	ConfigName string    // its file name in the ConfigMap (the config's base name)
+	Args       []string  // runner arguments after -config and before -out, -index: -set ...
+	Output     string    // the sweep folder as the config names it (relative: under the volume)
+	Block      sweep.K8s // image, parallelism, volume, resources
 }
 
 // DefaultMountPath is where the output volume is mounted.
 const DefaultMountPath = "/results"
 
-// Manifest is the Job as YAML.
+// ConfigMountPath is where the ConfigMap holding the sweep config is mounted.
+const ConfigMountPath = "/etc/gostyle"
+
+// maxConfigMap is the most data a ConfigMap holds (Kubernetes' limit, 1 MiB).
+const maxConfigMap = 1 << 20
+
+// configKey is a valid ConfigMap key: letters, digits, '-', '_' and '.'.
+var configKey = regexp.MustCompile(`^[-._a-zA-Z0-9]+$`)
+
+// Manifest is the ConfigMap holding the sweep config and the Job that runs it, as
+// two YAML documents for `kubectl apply -f`.
 func Manifest(j Job) ([]byte, error) {
 	b := j.Block
 	switch {
 	case j.Points < 1:
 		return nil, errors.New("k8s: the sweep has no points")
+	case len(j.Config) == 0:
+		return nil, errors.New("k8s: the sweep config is empty")
+	case len(j.Config) > maxConfigMap:
+		return nil, fmt.Errorf("k8s: the sweep config is %d bytes, over a ConfigMap's 1 MiB", len(j.Config))
+	case !configKey.MatchString(j.ConfigName) || j.ConfigName == "." || j.ConfigName == "..":
+		return nil, fmt.Errorf("k8s: config file name %q: want letters, digits, '-', '_' and '.'", j.ConfigName)
 	case b.Image == "":
 		return nil, errors.New("k8s: key k8s.image: the container image holding the runner is required")
 	case b.PVC == "":
@@ -70,14 +90,19 @@ func Manifest(j Job) ([]byte, error) {
 	}
 	out = path.Join(mount, out)
 
-	args := append(append([]string{}, j.Args...), "-out", out, "-index", "$(JOB_COMPLETION_INDEX)")
+	if mount == ConfigMountPath || strings.HasPrefix(mount, ConfigMountPath+"/") {
+		return nil, fmt.Errorf("k8s: key k8s.mount_path: %q: %s holds the config", mount, ConfigMountPath)
+	}
+	args := append([]string{"-config", path.Join(ConfigMountPath, j.ConfigName)}, j.Args...)
+	args = append(args, "-out", out, "-index", "$(JOB_COMPLETION_INDEX)")
 	c := container{
-		Name:         "runner",
-		Image:        b.Image,
-		Command:      []string{runner},
-		Args:         args,
-		WorkingDir:   b.WorkDir,
-		VolumeMounts: []volumeMount{{Name: "output", MountPath: mount}},
+		Name:       "runner",
+		Image:      b.Image,
+		Command:    []string{runner},
+		Args:       args,
+		WorkingDir: b.WorkDir,
+		VolumeMounts: []volumeMount{{Name: "output", MountPath: mount},
+			{Name: "config", MountPath: ConfigMountPath, ReadOnly: true}},
 	}
 	for _, k := range slices.Sorted(maps.Keys(b.Env)) {
 		c.Env = append(c.Env, envVar{Name: k, Value: b.Env[k]})
@@ -116,7 +141,8 @@ func Manifest(j Job) ([]byte, error) {
 					// interrupted); give it time before SIGKILL.
 					TerminationGracePeriodSeconds: 60,
 					Containers:                    []container{c},
-					Volumes:                       []volume{{Name: "output", PersistentVolumeClaim: &pvcSource{ClaimName: b.PVC}}},
+					Volumes: []volume{{Name: "output", PersistentVolumeClaim: &pvcSource{ClaimName: b.PVC}},
+						{Name: "config", ConfigMap: &configMapSource{Name: name}}},
 				},
 			},
 		},
@@ -125,11 +151,19 @@ func Manifest(j Job) ([]byte, error) {
 		n := b.BackoffLimitPerIndex
 		job.Spec.BackoffLimitPerIndex = &n
 	}
+	cm := configMap{
+		APIVersion: "v1",
+		Kind:       "ConfigMap",
+		Metadata:   objectMeta{Name: name, Namespace: b.Namespace, Labels: job.Metadata.Labels},
+		Data:       map[string]string{j.ConfigName: string(j.Config)},
+	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
-	if err := enc.Encode(job); err != nil {
-		return nil, fmt.Errorf("k8s: %w", err)
+	for _, doc := range []any{cm, job} {
+		if err := enc.Encode(doc); err != nil {
+			return nil, fmt.Errorf("k8s: %w", err)
+		}
 	}
 	enc.Close()
 	return buf.Bytes(), nil
@@ -142,6 +176,12 @@ type (
 		Kind       string     `yaml:"kind"`
 		Metadata   objectMeta `yaml:"metadata"`
 		Spec       jobSpec    `yaml:"spec"`
+	}
+	configMap struct {
+		APIVersion string            `yaml:"apiVersion"`
+		Kind       string            `yaml:"kind"`
+		Metadata   objectMeta        `yaml:"metadata"`
+		Data       map[string]string `yaml:"data"`
 	}
 	objectMeta struct {
 		Name      string            `yaml:"name,omitempty"`
@@ -186,10 +226,15 @@ type (
 	volumeMount struct {
 		Name      string `yaml:"name"`
 		MountPath string `yaml:"mountPath"`
+		ReadOnly  bool   `yaml:"readOnly,omitempty"`
 	}
 	volume struct {
-		Name                  string     `yaml:"name"`
-		PersistentVolumeClaim *pvcSource `yaml:"persistentVolumeClaim"`
+		Name                  string           `yaml:"name"`
+		PersistentVolumeClaim *pvcSource       `yaml:"persistentVolumeClaim,omitempty"`
+		ConfigMap             *configMapSource `yaml:"configMap,omitempty"`
+	}
+	configMapSource struct {
+		Name string `yaml:"name"`
 	}
 	pvcSource struct {
 		ClaimName string `yaml:"claimName"`
