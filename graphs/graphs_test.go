@@ -162,7 +162,7 @@ func TestMeanGram(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		grams = append(grams, Tensor{tt})
+		grams = append(grams, Tensor{t: tt})
 	}
 	mean, err := MeanGram(grams)
 	if err != nil {
