@@ -3,6 +3,7 @@ package graphs
 import (
 	"math"
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/styletransfer/gostyle/runner/testenv"
@@ -122,7 +123,7 @@ func TestTiledEvaluationIsExact(t *testing.T) {
 		{"vgg19-tiny", 101, 75, 32, []string{"conv4_2"}, []string{"conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"}, TV{Vertical: 1e-4, Horizontal: 2e-4}},
 		// Content blend layers, the grid TV (Keras' power), max pooling.
 		{"vgg19-tiny-max", 130, 97, 48, []string{"conv4_2", "conv5_2"}, []string{"conv1_1", "conv3_1", "conv5_1"}, TV{Grid: 1e-6, GridPower: 1.25}},
-		// VGG16, a shallow deepest layer (halo 6 on a 2-pixel grid), jcjohnson's TV.
+		// VGG16, a shallow deepest layer (halo 4 on a 2-pixel grid), jcjohnson's TV.
 		{"vgg16-tiny", 67, 45, 16, []string{"conv2_1"}, []string{"conv1_1", "conv1_2"}, TV{Grid: 1e-4, GridPower: 1}},
 	}
 	for _, c := range cases {
@@ -131,90 +132,111 @@ func TestTiledEvaluationIsExact(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rng := rand.New(rand.NewPCG(7, uint64(c.w)))
-			tg := tileProblem(t, m, rng, c.w, c.h, c.content, c.style, c.tv)
-			x := randomImage(rng, c.w, c.h, 100)
-			if err := m.SetTargets(tg); err != nil {
-				t.Fatal(err)
-			}
-			var want, got Losses
-			wantGrad, gotGrad := make([]float32, len(x)), make([]float32, len(x))
-			if err := m.NewEvaluator(c.w, c.h).Evaluate(x, wantGrad, &want); err != nil {
-				t.Fatal(err)
-			}
-			e, err := m.NewTiledEvaluator(c.w, c.h, c.side, tg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if e.Tiles() < 4 {
-				t.Fatalf("%d tiles: the case does not tile", e.Tiles())
-			}
-			if err := e.Evaluate(x, gotGrad, &got); err != nil {
-				t.Fatal(err)
-			}
-			// The style sums against float64 Grams: the untiled graph's float32
-			// Gram is the less exact of the two (up to 1.3e-5 here).
-			for _, l := range c.style {
-				feats, err := m.Features(x, c.w, c.h, ActivationKey(l))
-				if err != nil {
-					t.Fatal(err)
-				}
-				g := testenv.Gram(feats[ActivationKey(l)].Value().([][][][]float32)[0])
-				a := tg.Grams[l].Value().([][]float32)
-				var exact float64
-				for r := range g {
-					for s := range g[r] {
-						d := g[r][s] - 0.5*(float64(a[r][s])+float64(a[s][r]))
-						exact += d * d
-					}
-				}
-				i := m.Meta.LayerIndex(l)
-				if d := math.Abs(float64(got.StyleLayers[i]) - exact); d > 1e-5*exact {
-					t.Errorf("%s: tiled style sum %g, float64 %g (relative %.2g)", l, got.StyleLayers[i], exact, d/exact)
-				}
-				if d := math.Abs(float64(want.StyleLayers[i]) - exact); d > 1e-4*exact {
-					t.Errorf("%s: untiled style sum %g, float64 %g (relative %.2g)", l, want.StyleLayers[i], exact, d/exact)
-				}
-				want.StyleLayers[i] = float32(exact)
-			}
-			want.Style = 0
-			for i, s := range want.StyleLayers {
-				want.Style += tg.StyleWeights[i] * s
-			}
-			compareLosses(t, c.model, want, got, wantGrad, gotGrad)
-
-			// The targets made in tiles are the untiled ones too.
-			keys := []string{ActivationKey(c.content[0]), GramKey(c.style[len(c.style)-1]), SizeKey(c.content[0])}
-			plain, err := m.Features(x, c.w, c.h, keys...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tiled, err := m.TiledFeatures(x, c.w, c.h, c.side, keys...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ph, pw, _ := plain[keys[2]].HW()
-			th, tw, _ := tiled[keys[2]].HW()
-			if ph != th || pw != tw {
-				t.Errorf("size %dx%d tiled, %dx%d untiled", tw, th, pw, ph)
-			}
-			a, b := flat(plain[keys[0]].Value()), flat(tiled[keys[0]].Value())
-			ga, gb := flat(plain[keys[1]].Value()), flat(tiled[keys[1]].Value())
-			for _, p := range [][2][]float32{{a, b}, {ga, gb}} {
-				if len(p[0]) != len(p[1]) {
-					t.Fatalf("%d values tiled, %d untiled", len(p[1]), len(p[0]))
-				}
-				var top, worst float64
-				for i := range p[0] {
-					top = max(top, math.Abs(float64(p[0][i])))
-					worst = max(worst, math.Abs(float64(p[0][i]-p[1][i])))
-				}
-				if worst > 1e-5*top {
-					t.Errorf("tiled features differ by %.3g of their largest value", worst/top)
-				}
-			}
+			checkTiled(t, m, c.model, c.w, c.h, c.side, c.content, c.style, c.tv)
 		})
 	}
+}
+
+// checkTiled evaluates a loss with the given layers and TV on m at w x h,
+// untiled and in tiles of side, and compares losses, gradient and features.
+func checkTiled(t *testing.T, m *Model, what string, w, h, side int, content, style []string, tv TV) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(7, uint64(w)))
+	tg := tileProblem(t, m, rng, w, h, content, style, tv)
+	x := randomImage(rng, w, h, 100)
+	if err := m.SetTargets(tg); err != nil {
+		t.Fatal(err)
+	}
+	var want, got Losses
+	wantGrad, gotGrad := make([]float32, len(x)), make([]float32, len(x))
+	if err := m.NewEvaluator(w, h).Evaluate(x, wantGrad, &want); err != nil {
+		t.Fatal(err)
+	}
+	e, err := m.NewTiledEvaluator(w, h, side, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Tiles() < 4 {
+		t.Fatalf("%d tiles: the case does not tile", e.Tiles())
+	}
+	if err := e.Evaluate(x, gotGrad, &got); err != nil {
+		t.Fatal(err)
+	}
+	// The style sums against float64 Grams: the untiled graph's float32
+	// Gram is the less exact of the two (up to 1.3e-5 here).
+	for _, l := range style {
+		feats, err := m.Features(x, w, h, ActivationKey(l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := testenv.Gram(feats[ActivationKey(l)].Value().([][][][]float32)[0])
+		a := tg.Grams[l].Value().([][]float32)
+		var exact float64
+		for r := range g {
+			for s := range g[r] {
+				d := g[r][s] - 0.5*(float64(a[r][s])+float64(a[s][r]))
+				exact += d * d
+			}
+		}
+		i := m.Meta.LayerIndex(l)
+		if d := math.Abs(float64(got.StyleLayers[i]) - exact); d > 1e-5*exact {
+			t.Errorf("%s: tiled style sum %g, float64 %g (relative %.2g)", l, got.StyleLayers[i], exact, d/exact)
+		}
+		if d := math.Abs(float64(want.StyleLayers[i]) - exact); d > 1e-4*exact {
+			t.Errorf("%s: untiled style sum %g, float64 %g (relative %.2g)", l, want.StyleLayers[i], exact, d/exact)
+		}
+		want.StyleLayers[i] = float32(exact)
+	}
+	want.Style = 0
+	for i, s := range want.StyleLayers {
+		want.Style += tg.StyleWeights[i] * s
+	}
+	compareLosses(t, what, want, got, wantGrad, gotGrad)
+
+	// The targets made in tiles are the untiled ones too.
+	keys := []string{ActivationKey(content[0]), GramKey(style[len(style)-1]), SizeKey(content[0])}
+	plain, err := m.Features(x, w, h, keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tiled, err := m.TiledFeatures(x, w, h, side, keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ph, pw, _ := plain[keys[2]].HW()
+	th, tw, _ := tiled[keys[2]].HW()
+	if ph != th || pw != tw {
+		t.Errorf("size %dx%d tiled, %dx%d untiled", tw, th, pw, ph)
+	}
+	a, b := flat(plain[keys[0]].Value()), flat(tiled[keys[0]].Value())
+	ga, gb := flat(plain[keys[1]].Value()), flat(tiled[keys[1]].Value())
+	for _, p := range [][2][]float32{{a, b}, {ga, gb}} {
+		if len(p[0]) != len(p[1]) {
+			t.Fatalf("%d values tiled, %d untiled", len(p[1]), len(p[0]))
+		}
+		var top, worst float64
+		for i := range p[0] {
+			top = max(top, math.Abs(float64(p[0][i])))
+			worst = max(worst, math.Abs(float64(p[0][i]-p[1][i])))
+		}
+		if worst > 1e-5*top {
+			t.Errorf("tiled features differ by %.3g of their largest value", worst/top)
+		}
+	}
+}
+
+// The full-width random VGG19 (make export) at 512x384 in tiles of 128, the
+// paper's layers: run where CI=true (it takes minutes on a 2-core CPU).
+func TestTiledEvaluationIsExactOnTheFullVGG19(t *testing.T) {
+	if os.Getenv("CI") != "true" {
+		t.Skip("CI=true runs it (minutes on 2 cores; needs make export)")
+	}
+	m, err := Load(testenv.Path(t, "models", "vgg19-random"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkTiled(t, m, "vgg19-random", 512, 384, 128, []string{"conv4_2"},
+		[]string{"conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"}, TV{Vertical: 1e-4, Horizontal: 1e-4})
 }
 
 // flat flattens an activation or a Gram matrix.
