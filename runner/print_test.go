@@ -37,3 +37,31 @@ func TestScaleIterationsAndATiledFinestScale(t *testing.T) {
 		}
 	}
 }
+
+// A tiled run interrupted and run again resumes from its checkpoint and ends
+// at the picture of a run never stopped.
+func TestInterruptedTiledRunResumesExactly(t *testing.T) {
+	m := loadTiny(t)
+	sets := []string{"width=200", "height=138", "tile=96", "iterations=4", "checkpoint_every=2", "log_every=1", "name=r"}
+	whole, err := Run(context.Background(), tinyConfig(t, t.TempDir(), sets...), m, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	first, err := Run(ctx, tinyConfig(t, out, sets...), m, cancelAt{"msg=iteration it=3 ", cancel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !first.Interrupted || first.Iterations != 3 {
+		t.Fatalf("first part: %+v", first)
+	}
+	rest, err := Run(context.Background(), tinyConfig(t, out, sets...), m, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rest.Iterations != 4 || rest.Last.Total != whole.Last.Total {
+		t.Errorf("resumed: %d iterations, loss %g; whole: loss %g", rest.Iterations, rest.Last.Total, whole.Last.Total)
+	}
+	samePicture(t, "final.png", readPNG(t, whole.Final), readPNG(t, rest.Final))
+}
