@@ -21,10 +21,14 @@ import (
 // activations, ReLU masks, and the gradients of the backward pass in
 // flight): 1.5 gives 1.74 GB per megapixel for the full VGG19 to conv5_1,
 // against 1.69 measured by issue 25. TensorFlow, the graph and the Go
-// runtime take about baseBytes more.
+// runtime take about baseBytes more; a tiled run, whose session prepares
+// the tile signatures too and holds buffers of several tile shapes, about
+// tiledBaseBytes (a 1 MP picture in tiles of 512 peaked at 2.13 GB on the
+// full VGG19, where the tile and what Go holds come to 0.85 GB).
 const (
 	activationCopies = 1.5
 	baseBytes        = 600 << 20
+	tiledBaseBytes   = 1300 << 20
 )
 
 // tiling is the decision for one picture size: tile side 0 is untiled.
@@ -117,7 +121,7 @@ func (ex *experiment) planTiling(w, h int) (tiling, error) {
 	}
 	tileNeed := func(side int) float64 {
 		in := float64(min(side+2*t.halo, w) * min(side+2*t.halo, h))
-		return baseBytes + perPx*in + ex.heldBytes(w, h)
+		return tiledBaseBytes + perPx*in + ex.heldBytes(w, h)
 	}
 	switch ex.cfg.Tile {
 	case "0":
