@@ -30,7 +30,7 @@ TARGETS = {"rss_gb_24mp": 5.0, "rss_gb_12mp": 3.5, "tiled_over_untiled_4mp": 2.0
 def run_go(model, h, w, tile, iters, work):
     cfg = os.path.join(work, "go.yaml")
     with open(cfg, "w") as f:
-        f.write(bench.go_config(model, h, w, iters - 1) + f"tile: {tile}\n")
+        f.write(bench.go_config(model, h, w, max(1, iters - 1)) + f"tile: {tile}\n")
     out = os.path.join(work, "go-out")
     shutil.rmtree(out, ignore_errors=True)
     child = bench.Child([bench.RUNNER, "-config", cfg, "-out", out], os.path.join(work, f"go-{tile}.log"))
