@@ -89,7 +89,7 @@ def main():
         cases.append(case)
         print(json.dumps(case), flush=True)
     print()
-    print("| size | MP | untiled s/it | untiled peak GB | tiled s/it | tiled peak GB | peer s/it | peer peak GB |")
+    print("| size | MP | untiled s/it | untiled peak GiB | tiled s/it | tiled peak GiB | peer s/it | peer peak GiB |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for c in cases:
         cells = []
