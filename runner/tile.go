@@ -23,10 +23,13 @@ import (
 // against 1.69 measured by issue 25. TensorFlow, the graph and the Go
 // runtime take about baseBytes more; a tiled run, whose session prepares
 // the tile signatures too and holds buffers of several tile shapes, about
-// tiledBaseBytes (a 1 MP picture in tiles of 512 peaked at 2.13 GB on the
-// full VGG19, where the tile and what Go holds come to 0.85 GB).
+// tiledBaseBytes. A tile's pass holds more per pixel, tileCopies: its
+// gradient takes the backprop form (see graphs.TiledEvaluator). Calibrated
+// on the full VGG19 (README, Print-size pictures): 1 MP in tiles of 512
+// peaked at 2.29 GB, 4 MP in tiles of 768 at 4.0 GB.
 const (
 	activationCopies = 1.5
+	tileCopies       = 2.4
 	baseBytes        = 600 << 20
 	tiledBaseBytes   = 1300 << 20
 )
@@ -121,7 +124,7 @@ func (ex *experiment) planTiling(w, h int) (tiling, error) {
 	}
 	tileNeed := func(side int) float64 {
 		in := float64(min(side+2*t.halo, w) * min(side+2*t.halo, h))
-		return tiledBaseBytes + perPx*in + ex.heldBytes(w, h)
+		return tiledBaseBytes + perPx*tileCopies/activationCopies*in + ex.heldBytes(w, h)
 	}
 	switch ex.cfg.Tile {
 	case "0":

@@ -149,7 +149,7 @@ func TestTileAutoPicksTheLargestTileThatFits(t *testing.T) {
 		t.Fatalf("tiling %+v", tl)
 	}
 	// The next tile up would not fit: bytes per pixel of the layers to conv5_1
-	// (channels / stride^2, 4 bytes, activationCopies), the held vectors.
+	// (channels / stride^2, 4 bytes, tileCopies), the held vectors.
 	var floats float64
 	for i, c := range m.Meta.Channels[:13] {
 		s := float64(m.Meta.Stride(i))
@@ -157,7 +157,7 @@ func TestTileAutoPicksTheLargestTileThatFits(t *testing.T) {
 	}
 	side := tl.side + 16
 	in := float64(min(side+2*80, sz.width) * min(side+2*80, sz.height))
-	if need := tiledBaseBytes + activationCopies*4*floats*in + ex.heldBytes(sz.width, sz.height); need <= 2.05e9 {
+	if need := tiledBaseBytes + tileCopies*4*floats*in + ex.heldBytes(sz.width, sz.height); need <= 2.05e9 {
 		t.Errorf("tile %d: %d would fit too (%g bytes)", tl.side, side, need)
 	}
 	// A picture that fits untiled runs untiled.

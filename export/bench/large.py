@@ -9,8 +9,8 @@ optimisation; s/iteration is the last one's); peak RSS comes from wait4's rusage
 on stdout and .bench/large.json.
 
 Environment: BENCH_SIZES (HxW list, default 864x1152,1728x2304,3000x4000,4000x6000: 1, 4,
-12 and 24 MP), BENCH_TILE (default 768: at 24 MP its 928x928 input and the 1.9 GB that
-Go holds stay under 5 GB), BENCH_LARGE_ITERS (2), BENCH_PEER_MAX_MP (4), BENCH_MODES
+12 and 24 MP), BENCH_TILE (default 512: at 24 MP its 672x672 input and the 1.9 GB that
+Go holds stay under 5 GB; 768 does not), BENCH_LARGE_ITERS (2), BENCH_PEER_MAX_MP (4), BENCH_MODES
 (untiled,tiled,peer), BENCH_MODEL, BENCH_RUNNER, BENCH_OUT as make bench.
 """
 
@@ -64,7 +64,7 @@ def fmt(v, spec):
 def main():
     sizes = bench.sizes() if os.environ.get("BENCH_SIZES") else [
         tuple(int(v) for v in s.split("x")) for s in DEFAULT_SIZES.split(",")]
-    tile = os.environ.get("BENCH_TILE", "768")
+    tile = os.environ.get("BENCH_TILE", "512")
     iters = bench.env_int("BENCH_LARGE_ITERS", 2)
     peer_max = float(os.environ.get("BENCH_PEER_MAX_MP", "4"))
     modes = os.environ.get("BENCH_MODES", "untiled,tiled,peer").split(",")
