@@ -27,7 +27,7 @@ CGO_ENV = CGO_ENABLED=1 CGO_CFLAGS="-I$(TF_DIR)/include" \
 MODEL := models/vgg19-random
 GO_SOURCES := $(shell find cmd graphs runner configs -name '*.go' -o -name '*.yaml' 2>/dev/null) go.mod go.sum
 
-.PHONY: setup build export models $(RANDOM_MODELS) image test test-go test-py demo bench bench-go bench-levers check-tf clean docs
+.PHONY: setup build export models $(RANDOM_MODELS) image test test-go test-py demo bench bench-large bench-go bench-levers check-tf clean docs
 
 setup: $(STAMP) bin/runner
 
@@ -160,6 +160,12 @@ test-py: $(STAMP)
 # runs: make bench BENCH_SIZES=256x256 BENCH_ITERS=5. See README "Performance".
 bench: bin/runner
 	$(PY) -m export.bench.bench
+
+# Print-size pictures: peak RSS and s/iteration at 1, 4, 12 and 24 MP, untiled (where it
+# fits), in exact tiles and the Python peer (to 4 MP): a table and .bench/large.json.
+# Quick run: make bench-large BENCH_SIZES=864x1152 BENCH_MODES=untiled,tiled.
+bench-large: bin/runner
+	$(PY) -m export.bench.large
 
 # Session options (threads, Grappler, bf16, XLA) timed on our exported graph; .bench/levers.json.
 bench-levers: $(STAMP)

@@ -145,6 +145,13 @@ def _metadata(args, weights, kind, source, divisor, tf_version):
                              "layers, and from the layers after the second pool on by Winograd's F(4x4, 3x3) "
                              "(faster on CPUs, more memory)",
             "tv": list(graph.TV_TERMS),
+            "tile_features": [graph.tile_signature("features", layer) for layer in arch.layers],
+            "tile_loss": [graph.tile_signature("loss", layer) for layer in arch.layers],
+            "tile": "tile_features_<L>(image, owned) and tile_loss_<L>(image, owned, content_<l>, diff_<l>) "
+                    "evaluate a tile of a larger picture: owned = [top, left, bottom, right] input pixels "
+                    "the tile owns (multiples of the deepest pooling's stride, or the tile's edge); "
+                    "tile_loss takes the owned content targets and D = G - A of the whole picture's Grams, "
+                    "and returns the raw content sums there and the tile's input gradient (backprop form)",
         },
         "export_options": options,
     }

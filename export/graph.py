@@ -60,6 +60,21 @@ def features_signature(layer):
     return f"features_{layer}"
 
 
+# Exact tiled evaluation (a picture too large for one pass, in tiles that each carry a halo):
+# tile_features_<L> gives the features and raw Grams of the positions a tile owns, and
+# tile_loss_<L> the raw content sums at those positions and the gradient at the tile's input
+# of the terms there, given the global Gram difference D = G - A (the sum of every tile's
+# owned Grams less the target); the caller adds the tiles' input gradients (overlap-add).
+TILE_KINDS = ("features", "loss")
+
+
+def tile_signature(kind, layer):
+    return f"tile_{kind}_{layer}"
+
+
+_OWNED = tf.TensorSpec([4], tf.int32, name="owned")
+
+
 def gram(act):
     """Raw Gram matrix F^T F of a [1, h, w, c] activation, F being it reshaped to (h*w, c)."""
     f = tf.reshape(act, [-1, tf.shape(act)[-1]])
@@ -175,6 +190,27 @@ class StyleGraph(tf.Module):
             for form in CONV_GRADIENTS}
         self.features = [tf.function(lambda image, d=d: self._features(image, d), input_signature=[_IMAGE])
                          for d in range(1, n + 1)]
+        # Tiles: layer i's positions are 2^(pools up to i) input pixels apart.
+        self._strides, stride = [], 1
+        for layer in self.layers:
+            stride *= 2 if layer in self._pool_before else 1
+            self._strides.append(stride)
+        self._owned_fn = tf.function(self._owned, input_signature=[
+            act_spec, _OWNED, tf.TensorSpec([], tf.int32)])
+        self._through_fns = [tf.function(lambda dy, y, x, i=i: self._through(dy, y, x, i, "backprop"),
+                                         input_signature=[act_spec] * 3) for i in range(n)]
+        self._tile_terms_fn = tf.function(self._tile_terms, input_signature=[
+            act_spec, act_spec, _OWNED, tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32),
+            tf.TensorSpec([], tf.float32), tf.TensorSpec(None, tf.float32), tf.TensorSpec([None, None], tf.float32)])
+        self.tile_features = [tf.function(lambda image, owned, d=d: self._tile_features(image, owned, d),
+                                          input_signature=[_IMAGE, _OWNED]) for d in range(1, n + 1)]
+        self.tile_losses = [tf.function(lambda image, owned, *t, d=d: self._tile_loss(image, owned, t, d),
+                                        input_signature=[_IMAGE, _OWNED]
+                                        + [tf.TensorSpec([1, None, None, None], tf.float32, name=f"content_{layer}")
+                                           for layer in self.layers[:d]]
+                                        + [tf.TensorSpec([None, None], tf.float32, name=f"diff_{layer}")
+                                           for layer in self.layers[:d]])
+                            for d in range(1, n + 1)]
 
     def signatures(self):
         sigs = {"set_targets": self.set_targets, "set_forward_gradient": self.set_forward_gradient,
@@ -183,6 +219,8 @@ class StyleGraph(tf.Module):
             sigs[features_signature(layer)] = self.features[i]
             for form in CONV_GRADIENTS:
                 sigs[loss_signature(layer, form)] = self.losses[form][i]
+            sigs[tile_signature("features", layer)] = self.tile_features[i]
+            sigs[tile_signature("loss", layer)] = self.tile_losses[i]
         return sigs
 
     def save(self, path):
@@ -218,7 +256,12 @@ class StyleGraph(tf.Module):
         own terms (_add_terms_gradient of its coefficients cw and sw, content target and
         Gram difference d). The convolution's input gradient takes the given form (see
         CONV_GRADIENTS)."""
-        dy = self._add_terms_gradient_fn(dy, y, cw, sw, target, d)
+        return self._through(self._add_terms_gradient_fn(dy, y, cw, sw, target, d), y, x, i, conv_gradient)
+
+    def _through(self, dy, y, x, i, conv_gradient):
+        """Layer i's backward step without its own terms: the gradient at its input x given
+        dy at its ReLU output y (through the ReLU, the convolution in the given form, and the
+        pooling before it where VGG pools)."""
         dz = tf.raw_ops.ReluGrad(gradients=dy, features=y)
         kernel = tf.convert_to_tensor(self.kernels[i])
         if conv_gradient == "forward" and i in self._winograd:
@@ -374,6 +417,55 @@ class StyleGraph(tf.Module):
             "style_layers": tf.pad(sraw, pad),
             "grad": grad,
         }
+
+    @staticmethod
+    def _owned(act, owned, stride):
+        """The positions of act (a layer stride input pixels apart) that a tile owns: owned
+        is [top, left, bottom, right] in the tile's input pixels, top and left multiples of
+        the stride, bottom and right multiples of it or the input's edge."""
+        return act[:, owned[0] // stride:(owned[2] + stride - 1) // stride,
+                   owned[1] // stride:(owned[3] + stride - 1) // stride, :]
+
+    def _tile_features(self, image, owned, depth):
+        """_features of the positions the tile owns (owned: see _owned)."""
+        out = {}
+        for layer, act, stride in zip(self.layers, self._activations(image, depth), self._strides):
+            out[layer] = self._owned_fn(act, owned, stride)
+            out[f"{layer}_gram"], out[f"{layer}_hw"] = self._gram_hw_fn(out[layer])
+        return out
+
+    def _tile_terms(self, dy, act, owned, stride, cw, sw, target, d):
+        """A tile's layer: the raw content sum over its owned positions (target: their content
+        target) and dy plus the gradient of the layer's terms there, zero elsewhere (d: the
+        global Gram difference G - A). Made once dy has arrived, as _add_terms_gradient."""
+        with tf.control_dependencies([dy]):
+            a = self._owned(act, owned, stride)
+            rows, cols = tf.shape(a)[1], tf.shape(a)[2]
+            craw, _, _ = self._terms(a, cw, 0.0, target, tf.zeros([1, 1]))
+            c = tf.shape(a)[-1]
+            d = d + tf.zeros([c, c])  # a layer without style terms gets a [1, 1] zero
+            g = self._add_terms_gradient(tf.zeros_like(a), a, cw, sw, target, d)
+            top, left = owned[0] // stride, owned[1] // stride
+            pad = [[0, 0], [top, tf.shape(act)[1] - top - rows], [left, tf.shape(act)[2] - left - cols], [0, 0]]
+            return craw, dy + tf.pad(g, pad)
+
+    def _tile_loss(self, image, owned, targets, depth):
+        """A tile's raw content sums over its owned positions (per layer, 0 past depth) and
+        the gradient at its input of every term at those positions; targets are the owned
+        content targets, then the global Gram differences D = G - A, of the first depth
+        layers. TV and the style sums are the caller's: they need the whole picture."""
+        n = len(self.layers)
+        contents, diffs = targets[:depth], targets[depth:]
+        acts = self._activations(image, depth)
+        cws, sws = tf.convert_to_tensor(self.content_weights), tf.convert_to_tensor(self.style_weights)
+        inputs = [image] + acts[:-1]
+        dy = tf.zeros_like(acts[-1])
+        craw = [None] * depth
+        for i in reversed(range(depth)):
+            craw[i], dy = self._tile_terms_fn(dy, acts[i], owned, self._strides[i], cws[i], sws[i],
+                                              contents[i], diffs[i])
+            dy = self._through_fns[i](dy, acts[i], inputs[i])
+        return {"content_layers": tf.pad(tf.stack(craw), [[0, n - depth]]), "grad": dy}
 
     def _metadata(self):
         """The export's metadata JSON (format, arch, layers, channels, pooling, mean, weights, ...)."""

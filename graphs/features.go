@@ -14,11 +14,27 @@ func SizeKey(layer string) string       { return layer + "_hw" }
 
 // Tensor is a value held by TensorFlow (an activation, a Gram matrix, a
 // layer size). Targets pass back to SetTargets as they are, without copies.
-type Tensor struct{ t *tf.Tensor }
+// An activation TiledFeatures assembled is held in Go instead (goMap).
+type Tensor struct {
+	t     *tf.Tensor
+	goMap *featureMap
+}
 
 // Value copies the tensor into Go: [][][][]float32 for activations,
 // [][]float32 for Gram matrices, []int32 for sizes.
-func (t Tensor) Value() any { return t.t.Value() }
+func (t Tensor) Value() any {
+	if f := t.goMap; f != nil {
+		out := [][][][]float32{make([][][]float32, f.h)}
+		for y := range f.h {
+			out[0][y] = make([][]float32, f.w)
+			for x := range f.w {
+				out[0][y][x] = f.data[(y*f.w+x)*f.c:][:f.c:f.c]
+			}
+		}
+		return out
+	}
+	return t.t.Value()
+}
 
 // HW reads a layer size output ([h, w]).
 func (t Tensor) HW() (h, w int, err error) {
@@ -82,7 +98,7 @@ func (m *Model) Features(img []float32, width, height int, keys ...string) (map[
 		return nil, err
 	}
 	for i, k := range missing {
-		out[k] = Tensor{res[i]}
+		out[k] = Tensor{t: res[i]}
 		m.features.put(cacheKey{pic, k}, out[k])
 	}
 	return out, nil

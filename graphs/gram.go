@@ -15,5 +15,5 @@ func NewGram(m [][]float32) (Tensor, error) {
 		}
 	}
 	t, err := tf.NewTensor(m)
-	return Tensor{t}, err
+	return Tensor{t: t}, err
 }

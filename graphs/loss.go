@@ -78,6 +78,14 @@ func (m *Model) SetTargets(t Targets) error {
 		if m.Meta.LayerIndex(l) < 0 {
 			return fmt.Errorf("set targets: model has no layer %q", l)
 		}
+		if v.goMap != nil { // from TiledFeatures
+			t, err := tf.ReadTensor(tf.Float, []int64{1, int64(v.goMap.h), int64(v.goMap.w), int64(v.goMap.c)}, byteReader(floatBytes(v.goMap.data)))
+			if err != nil {
+				return err
+			}
+			feeds["content_"+l] = t
+			continue
+		}
 		feeds["content_"+l] = v.t
 	}
 	for l, v := range t.Grams {

@@ -43,6 +43,7 @@ func keptSignatures(md Metadata, defs map[string]*corepb.SignatureDef, runs [][]
 		}
 		l := md.Layers[deepest]
 		keep[featuresSig(l)], keep[lossSig(l, form)] = true, true
+		keep[tileSig("features", l)], keep[tileSig("loss", l)] = true, true
 	}
 	return keep
 }

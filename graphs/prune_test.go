@@ -103,12 +103,13 @@ func TestLoadForRunsKeepsTheirDepthsOnly(t *testing.T) {
 func TestKeptSignaturesIgnoreUnknownLayers(t *testing.T) {
 	md := Metadata{Layers: []string{"conv1_1", "conv1_2", "conv2_1"}}
 	keep := keptSignatures(md, nil, [][]string{{"conv1_2", "conv9_9"}, {}}, "forward")
-	for _, sig := range []string{"features_conv1_2", "loss_forward_conv1_2", "features_conv1_1", "loss_forward_conv1_1", sigSetTargets, sigMetadata} {
+	for _, sig := range []string{"features_conv1_2", "loss_forward_conv1_2", "features_conv1_1", "loss_forward_conv1_1", sigSetTargets, sigMetadata,
+		"tile_features_conv1_2", "tile_loss_conv1_2"} {
 		if !keep[sig] {
 			t.Errorf("%s not kept", sig)
 		}
 	}
-	if keep["loss_conv1_2"] || keep["features_conv2_1"] || len(keep) != 7 {
+	if keep["loss_conv1_2"] || keep["features_conv2_1"] || len(keep) != 11 {
 		t.Errorf("kept %v", keep)
 	}
 }

@@ -77,7 +77,7 @@ func TestEveryExperimentConfigRuns(t *testing.T) {
 					t.Fatalf("%s needs the tiny model %s: %v", file, tiny, err)
 				}
 				cfg, err = config.Load(base, append(overrides, "model="+tiny, "output="+t.TempDir(), "width=24", "height=18",
-					"max_size=0", "iterations=2", "checkpoint_every=1", "max_evaluations=3", "log_every=0"))
+					"max_size=0", "scales=[]", "scale_iterations=[]", "iterations=2", "checkpoint_every=1", "max_evaluations=3", "log_every=0"))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -57,7 +57,7 @@ func newRun(ex *experiment, f *folder, rep *progress.Reporter) (*run, error) {
 		return nil, err
 	}
 	log := rep.Logger()
-	r := &run{ex: ex, f: f, rec: rec, rep: rep, log: log, total: ex.cfg.Iterations * len(ex.scales), res: Result{Dir: ex.dir}}
+	r := &run{ex: ex, f: f, rec: rec, rep: rep, log: log, total: ex.iterationsBefore(len(ex.scales)), res: Result{Dir: ex.dir}}
 	md := ex.model.Meta
 	log.Info("model", "weights", md.Describe(), "device", ex.model.Device, "conv_gradient", ex.model.ConvGradient())
 	if note := ex.model.VersionNote(); note != "" {
@@ -80,12 +80,29 @@ func (ex *experiment) fit(img image.Image, width, height int) *picture.Tensor {
 // resized to its size, times style_scale.
 func (ex *experiment) pictures(sz size) (content *picture.Tensor, styles []*picture.Tensor) {
 	content = ex.fit(ex.content, sz.width, sz.height)
-	sw := max(1, int(math.Round(ex.cfg.StyleScale*float64(sz.width))))
-	sh := max(1, int(math.Round(ex.cfg.StyleScale*float64(sz.height))))
+	st := ex.styleSize(sz)
 	for _, img := range ex.styles {
-		styles = append(styles, ex.fit(img, sw, sh))
+		styles = append(styles, ex.fit(img, st.width, st.height))
 	}
 	return content, styles
+}
+
+// styleSize is the size style pictures are fitted to for an output size.
+func (ex *experiment) styleSize(sz size) size {
+	return size{max(1, int(math.Round(ex.cfg.StyleScale*float64(sz.width)))), max(1, int(math.Round(ex.cfg.StyleScale*float64(sz.height))))}
+}
+
+// iterationsBefore is the iterations of the scales before scale i
+// (scale_iterations, else iterations each).
+func (ex *experiment) iterationsBefore(i int) int {
+	if len(ex.cfg.ScaleIterations) == 0 {
+		return i * ex.cfg.Iterations
+	}
+	n := 0
+	for _, k := range ex.cfg.ScaleIterations[:i] {
+		n += k
+	}
+	return n
 }
 
 // scale prepares scale i (pictures, start, targets on the one model) and
@@ -121,7 +138,8 @@ func (r *run) scale(ctx context.Context, i int) error {
 	if err != nil {
 		return err
 	}
-	if err := ex.model.SetTargets(t.Targets); err != nil {
+	eval, err := r.evaluator(sz, t)
+	if err != nil {
 		return err
 	}
 	r.rec.useTargets(t)
@@ -136,7 +154,7 @@ func (r *run) scale(ctx context.Context, i int) error {
 		}
 		r.resumed = nil
 	}
-	if err := r.optimise(ctx, ex.model.NewEvaluator(sz.width, sz.height), t, opt, (i+1)*cfg.Iterations, i); err != nil {
+	if err := r.optimise(ctx, eval, t, opt, ex.iterationsBefore(i+1), i); err != nil {
 		return err
 	}
 	if len(ex.scales) > 1 {
@@ -155,7 +173,7 @@ func newOptimizer(cfg config.Config, n int) optim.Optimizer {
 // optimise is the loop, as the paper reads: evaluate, check, record, step,
 // checkpoint, until iteration end (or the context ends). The picture left
 // in x is the optimizer's accepted point, evaluated in the last row.
-func (r *run) optimise(ctx context.Context, eval *graphs.Evaluator, t *scaleTargets, opt optim.Optimizer, end, scale int) error {
+func (r *run) optimise(ctx context.Context, eval evaluator, t *scaleTargets, opt optim.Optimizer, end, scale int) error {
 	x := r.x.Data
 	grad := make([]float32, len(x))
 	settled, stalled := false, false

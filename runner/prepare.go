@@ -16,12 +16,13 @@ type experiment struct {
 	cfg     config.Config
 	model   *graphs.Model
 	mean    [3]float32
-	content image.Image   // as loaded
-	styles  []image.Image // as loaded
-	init    image.Image   // init: FILE, else nil
-	blend   []float64     // style blend weights, summing to 1
-	layers  layerPlan     // decided once for every scale
-	scales  []size        // output sizes, coarse to fine (one without scales)
+	content image.Image     // as loaded
+	styles  []image.Image   // as loaded
+	init    image.Image     // init: FILE, else nil
+	blend   []float64       // style blend weights, summing to 1
+	layers  layerPlan       // decided once for every scale
+	scales  []size          // output sizes, coarse to fine (one without scales)
+	tilings map[size]tiling // how each picture size runs: untiled or in exact tiles
 	dir     string
 }
 
@@ -83,6 +84,9 @@ func prepare(cfg config.Config, model *graphs.Model) (*experiment, error) {
 	}
 	ex.blend = blendWeights(cfg.StyleBlendWeights, len(cfg.Style))
 	ex.scales = outputSizes(cfg, ex.content)
+	if err := ex.planTilings(); err != nil {
+		return nil, err
+	}
 	name := cfg.Name
 	if name == "" {
 		name = defaultName(cfg)
@@ -107,24 +111,46 @@ func blendLayers(cfg config.Config) []string {
 	return cfg.ContentBlendLayers
 }
 
-// planLayers decides the used layers once. Content: content_layers, with
-// content_weight_blend b moving (1-b) of the first blend layer's weight to
-// the second (anishathalye's conv4_2/conv5_2 blend). Style: the k-th used
-// layer's weight times style_layer_weight_exp^k.
+// planLayers puts the used layers (usedLayers) in model order. Style: the
+// k-th used layer's weight times style_layer_weight_exp^k.
 func planLayers(cfg config.Config, md graphs.Metadata) layerPlan {
-	content := contentWeights(cfg)
+	content, style := usedLayers(cfg)
 	var p layerPlan
 	exp := 1.0
 	for i, l := range md.Layers {
-		if w := content[l]; w > 0 && cfg.ContentWeight > 0 {
+		if w, ok := content[l]; ok {
 			p.content = append(p.content, layerWeight{l, i, w})
 		}
-		if w := cfg.StyleLayers[l]; w > 0 && cfg.StyleWeight > 0 {
+		if w, ok := style[l]; ok {
 			p.style = append(p.style, layerWeight{l, i, w * exp})
 			exp *= cfg.StyleLayerWeightExp
 		}
 	}
 	return p
+}
+
+// usedLayers decides which layers a run of cfg computes a loss at, with
+// their weights: content_layers, with content_weight_blend b moving (1-b) of
+// the first blend layer's weight to the second (anishathalye's
+// conv4_2/conv5_2 blend), and style_layers; a layer counts where its weight
+// and its term's weight are positive.
+func usedLayers(cfg config.Config) (content, style map[string]float64) {
+	content, style = map[string]float64{}, map[string]float64{}
+	if cfg.ContentWeight > 0 {
+		for l, w := range contentWeights(cfg) {
+			if w > 0 {
+				content[l] = w
+			}
+		}
+	}
+	if cfg.StyleWeight > 0 {
+		for l, w := range cfg.StyleLayers {
+			if w > 0 {
+				style[l] = w
+			}
+		}
+	}
+	return content, style
 }
 
 // contentWeights are the content layers' weights after the blend.
@@ -142,23 +168,15 @@ func contentWeights(cfg config.Config) map[string]float64 {
 	return content
 }
 
-// UsedLayers are the layers a run of cfg computes a loss at (those
-// planLayers keeps), in no particular order: what graphs.Options.Runs wants
-// before the model's layer order is known.
+// UsedLayers are the layers a run of cfg computes a loss at (usedLayers),
+// in no particular order: what graphs.Options.Runs wants before the model's
+// layer order is known.
 func UsedLayers(cfg config.Config) []string {
-	var used []string
-	if cfg.ContentWeight > 0 {
-		for l, w := range contentWeights(cfg) {
-			if w > 0 {
-				used = append(used, l)
-			}
-		}
-	}
-	if cfg.StyleWeight > 0 {
-		for l, w := range cfg.StyleLayers {
-			if w > 0 {
-				used = append(used, l)
-			}
+	content, style := usedLayers(cfg)
+	used := keysOf(content)
+	for l := range style {
+		if _, ok := content[l]; !ok {
+			used = append(used, l)
 		}
 	}
 	return used

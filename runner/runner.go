@@ -7,8 +7,10 @@
 // (the named loss normalisations), targets.go (target features, blended
 // Grams and coefficients, per scale), tv.go (TV coefficients), start.go
 // (start image, upsampling between scales), folder.go (the run folder, on
-// runner/rundir), metrics.go (metrics and layer columns), loop.go (per scale:
-// evaluate, check, record, step, checkpoint; resume; finish).
+// runner/rundir), metrics.go (metrics and layer columns), tile.go (which
+// picture sizes run in exact tiles, and of what side: keys tile and
+// max_memory), loop.go (per scale: evaluate, check, record, step,
+// checkpoint; resume; finish).
 package runner
 
 import (

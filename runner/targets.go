@@ -40,7 +40,7 @@ func (ex *experiment) targets(content *picture.Tensor, styles []*picture.Tensor)
 		return nil, err
 	}
 	keys := p.featureKeys()
-	feats, err := ex.model.Features(content.Data, content.Width, content.Height, keys...)
+	feats, err := ex.features(content, keys)
 	if err != nil {
 		return nil, fmt.Errorf("content features: %w", err)
 	}
@@ -106,7 +106,7 @@ func (ex *experiment) styleGrams(t *scaleTargets, styles []*picture.Tensor, shap
 	blend := make([][][]float64, len(layers)) // layer -> sum_s b_s A_s
 	sq := make([]float64, len(layers))        // layer -> sum_s b_s ||A_s||^2
 	for si, st := range styles {
-		feats, err := ex.model.Features(st.Data, st.Width, st.Height, keys...)
+		feats, err := ex.features(st, keys)
 		if err != nil {
 			return fmt.Errorf("style features (%s): %w", ex.cfg.Style[si], err)
 		}

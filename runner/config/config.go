@@ -68,6 +68,9 @@ type Config struct {
 	ConvGradient        string
 	MaxPixels           int
 	DivergenceFactor    float64
+	Tile                string
+	MaxMemory           float64
+	ScaleIterations     []int
 }
 
 // Source is where a config was found, for error messages and the resolved copy.

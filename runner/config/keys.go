@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -104,6 +105,20 @@ var keys = []key{
 		}
 		return ""
 	}, "coarse to fine: long-side sizes run in turn, each starting from the last result upsampled; iterations per scale", 0},
+	{"scale_iterations", func(c *Config) any { return &c.ScaleIterations }, []int{}, func(c *Config) string {
+		if len(c.ScaleIterations) == 0 {
+			return ""
+		}
+		if len(c.ScaleIterations) != len(c.Scales) {
+			return fmt.Sprintf("one iteration count per scale (%d)", len(c.Scales))
+		}
+		for _, n := range c.ScaleIterations {
+			if n < 1 {
+				return "iteration counts of at least 1"
+			}
+		}
+		return ""
+	}, "iterations at each of scales, coarse to fine (a print-size scale is slow: give it fewer); empty: iterations at each", 0},
 	{"init", func(c *Config) any { return &c.Init }, "noise", nonEmpty(func(c *Config) string { return c.Init }, "noise, content, style or a picture path"),
 		"start image: noise (blended with the content by noise_ratio), content, style, or a picture file", 0},
 	{"noise_ratio", func(c *Config) any { return &c.NoiseRatio }, 0.7, between(func(c *Config) float64 { return c.NoiseRatio }, 0, 1),
@@ -161,6 +176,17 @@ var keys = []key{
 		"how the loss takes each convolution's input gradient: backprop (TensorFlow's Conv2DBackpropInput; the leaner in memory), forward (a forward convolution with the flipped kernel, and VGG's 256- and 512-channel layers (conv3_2 on) both ways by Winograd's F(4x4,3x3): same values to a few 1e-6, faster on CPUs, 60-90 MB more memory) or auto (forward on a CPU in float32, backprop on a GPU or in bfloat16)", notInID},
 	{"max_pixels", func(c *Config) any { return &c.MaxPixels }, 100_000_000, atLeast(func(c *Config) int { return c.MaxPixels }, 1, "at least 1"),
 		"pictures over this many pixels (width x height, read from the file's header) are refused before decoding", notInID},
+	{"tile", func(c *Config) any { return &c.Tile }, "0", func(c *Config) string {
+		if c.Tile == "auto" {
+			return ""
+		}
+		if n, err := strconv.Atoi(c.Tile); err != nil || n < 0 || n > 16384 {
+			return "0 (untiled), a tile side in pixels, or auto"
+		}
+		return ""
+	}, "evaluate each iteration in exact tiles of this side (pixels; a multiple of the deepest used layer's stride, 16 from conv5_1): same numbers as untiled in bounded memory, for print-size pictures; auto: the largest tile that fits max_memory, untiled where the whole picture fits; 0: untiled", notInID},
+	{"max_memory", func(c *Config) any { return &c.MaxMemory }, 0.0, nonNegative(func(c *Config) float64 { return c.MaxMemory }),
+		"memory budget in GB for tile auto, and the most an untiled run may need; 0: three quarters of the host's memory", notInID},
 	{"divergence_factor", func(c *Config) any { return &c.DivergenceFactor }, 1e3, func(c *Config) string {
 		if f := c.DivergenceFactor; !finite(f) || f < 0 || (f > 0 && f <= 1) {
 			return "0 (off) or a finite number > 1"
