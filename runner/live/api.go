@@ -162,15 +162,8 @@ const previewPixels = 120_000_000
 // its longer side, if it is larger: a print-size picture goes to the page
 // as a small PNG, not 100 MB. Previews are cached by file version.
 func (s *Server) preview(w http.ResponseWriter, r *http.Request, p Point, name string, maxSide int) {
-	root, err := p.tree.open()
-	if err != nil {
-		http.NotFound(w, r)
-		return
-	}
-	f, fi, err := openRegular(root, path.Join(p.dir, name), maxPictureBytes)
-	if err != nil {
-		s.refused(p, err)
-		http.Error(w, "not found: "+name+" is not a readable regular file in the run folder", http.StatusNotFound)
+	f, fi, ok := s.openServed(w, r, p, name)
+	if !ok {
 		return
 	}
 	defer f.Close()

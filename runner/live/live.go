@@ -346,20 +346,30 @@ func (s *Server) picture(w http.ResponseWriter, r *http.Request) {
 
 // serveFile serves the regular file name of p's folder, inside its root.
 func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, p Point, name string) {
-	root, err := p.tree.open()
-	if err != nil {
-		http.NotFound(w, r)
-		return
-	}
-	f, fi, err := openRegular(root, path.Join(p.dir, name), maxPictureBytes)
-	if err != nil {
-		s.refused(p, err)
-		http.Error(w, "not found: "+name+" is not a readable regular file in the run folder", http.StatusNotFound)
+	f, fi, ok := s.openServed(w, r, p, name)
+	if !ok {
 		return
 	}
 	defer f.Close()
 	w.Header().Set("Cache-Control", "max-age=3600") // the URL carries the version
 	http.ServeContent(w, r, name, fi.ModTime(), f)
+}
+
+// openServed opens the regular picture file name of p's folder, inside its
+// root, or answers 404 (naming the file, never quoting it) and reports false.
+func (s *Server) openServed(w http.ResponseWriter, r *http.Request, p Point, name string) (*os.File, fs.FileInfo, bool) {
+	root, err := p.tree.open()
+	if err != nil {
+		http.NotFound(w, r)
+		return nil, nil, false
+	}
+	f, fi, err := openRegular(root, path.Join(p.dir, name), maxPictureBytes)
+	if err != nil {
+		s.refused(p, err)
+		http.Error(w, "not found: "+name+" is not a readable regular file in the run folder", http.StatusNotFound)
+		return nil, nil, false
+	}
+	return f, fi, true
 }
 
 // refused logs a file the view would not serve, unless it is simply not
