@@ -121,7 +121,7 @@ BUILDAH ?= buildah
 image: bin/runner $(MODELS)
 	@command -v $(BUILDAH) >/dev/null && command -v debootstrap >/dev/null || \
 	  { echo "make image: needs buildah and debootstrap (as root: apt-get install buildah debootstrap)" >&2; exit 1; }
-	@test -x $(IMAGE_DIR)/rootfs/bin/sh || { rm -rf $(IMAGE_DIR)/rootfs && \
+	@mkdir -p $(IMAGE_DIR); test -x $(IMAGE_DIR)/rootfs/bin/sh || { rm -rf $(IMAGE_DIR)/rootfs && \
 	  debootstrap --variant=minbase bookworm $(IMAGE_DIR)/rootfs $(DEBIAN_MIRROR) >$(IMAGE_DIR)/debootstrap.log 2>&1 || \
 	  { echo "make image: debootstrap failed, see $(IMAGE_DIR)/debootstrap.log" >&2; exit 1; }; }
 	rm -rf $(IMAGE_DIR)/context && mkdir -p $(IMAGE_DIR)/context/app/bin $(IMAGE_DIR)/context/app/lib $(IMAGE_DIR)/context/app/models

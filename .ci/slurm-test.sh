@@ -210,7 +210,7 @@ style: $repo/testdata/images/starry_night.jpg
 output: $out2
 width: 32
 height: 24
-iterations: 400
+iterations: 3000
 checkpoint_every: 0
 log_every: 10
 sweep:

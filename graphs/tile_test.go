@@ -163,7 +163,10 @@ func checkTiled(t *testing.T, m *Model, what string, w, h, side int, content, st
 		t.Fatal(err)
 	}
 	// The style sums against float64 Grams: the untiled graph's float32
-	// Gram is the less exact of the two (up to 1.3e-5 here).
+	// Gram is the less exact of the two (up to 1.3e-5 on the tiny models,
+	// 2.6e-4 at conv5_1 of the full VGG19 at 512x384, whose untiled CPU form
+	// runs Winograd convolutions), so the tiled sums must match float64 to
+	// 1e-5 and the untiled ones only show they compute the same thing.
 	for _, l := range style {
 		feats, err := m.Features(x, w, h, ActivationKey(l))
 		if err != nil {
@@ -182,7 +185,7 @@ func checkTiled(t *testing.T, m *Model, what string, w, h, side int, content, st
 		if d := math.Abs(float64(got.StyleLayers[i]) - exact); d > 1e-5*exact {
 			t.Errorf("%s: tiled style sum %g, float64 %g (relative %.2g)", l, got.StyleLayers[i], exact, d/exact)
 		}
-		if d := math.Abs(float64(want.StyleLayers[i]) - exact); d > 1e-4*exact {
+		if d := math.Abs(float64(want.StyleLayers[i]) - exact); d > 1e-3*exact {
 			t.Errorf("%s: untiled style sum %g, float64 %g (relative %.2g)", l, want.StyleLayers[i], exact, d/exact)
 		}
 		want.StyleLayers[i] = float32(exact)
