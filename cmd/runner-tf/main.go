@@ -296,8 +296,7 @@ func view(sig *signals, o *options, stdout io.Writer) error {
 		return err
 	}
 	defer srv.Close()
-	fmt.Fprintf(stdout, "viewing %s until Ctrl-C\n", root)
-	sig.wait()
+	sig.wait(func() { fmt.Fprintf(stdout, "viewing %s until Ctrl-C\n", root) })
 	return nil
 }
 
@@ -313,8 +312,7 @@ func linger(sig *signals, srv *live.Server, err error, stdout io.Writer) error {
 		fmt.Fprintf(os.Stderr, "runner: %s\n", oneLine(err))
 		err = shown{err}
 	}
-	fmt.Fprintf(stdout, "live view: still serving %s (Ctrl-C to stop)\n", srv.URL())
-	sig.wait()
+	sig.wait(func() { fmt.Fprintf(stdout, "live view: still serving %s (Ctrl-C to stop)\n", srv.URL()) })
 	return err
 }
 

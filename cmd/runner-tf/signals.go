@@ -91,8 +91,10 @@ func (s *signals) caught() interrupted {
 	return interrupted{s.got}
 }
 
-// wait blocks until a signal, as a phase that stops on s.ctx: a served view
-// ends with exit status 0 once its run is over.
-func (s *signals) wait() {
-	_ = s.stopping(func() error { <-s.ctx.Done(); return nil })
+// wait calls ready, then blocks until a signal, as a phase that stops on
+// s.ctx: a served view ends with exit status 0. ready (which says how to
+// stop) runs inside the phase, so a signal sent once it is seen never
+// meets the exit-at-once handling of the phase before.
+func (s *signals) wait(ready func()) {
+	_ = s.stopping(func() error { ready(); <-s.ctx.Done(); return nil })
 }
