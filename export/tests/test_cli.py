@@ -59,6 +59,13 @@ def test_metadata(tiny_dir):
                              "layers, and from the layers after the second pool on by Winograd's F(4x4, 3x3) "
                              "(faster on CPUs, more memory)",
             "tv": ["vertical", "horizontal", "grid"],
+            "tile_features": [f"tile_features_{layer}" for layer in LAYERS],
+            "tile_loss": [f"tile_loss_{layer}" for layer in LAYERS],
+            "tile": "tile_features_<L>(image, owned) and tile_loss_<L>(image, owned, content_<l>, diff_<l>) "
+                    "evaluate a tile of a larger picture: owned = [top, left, bottom, right] input pixels "
+                    "the tile owns (multiples of the deepest pooling's stride, or the tile's edge); "
+                    "tile_loss takes the owned content targets and D = G - A of the whole picture's Grams, "
+                    "and returns the raw content sums there and the tile's input gradient (backprop form)",
         },
         "export_options": {"arch": "vgg19", "weights": "random", "seed": 0, "pooling": "avg",
                            "width_divisor": 16, "mean": [123.0, 117.0, 104.0]},
