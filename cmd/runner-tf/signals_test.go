@@ -122,9 +122,11 @@ func TestTwoSweepsOnOneOutput(t *testing.T) {
 	tmp := t.TempDir()
 	cfg := sweepConfig(t, tmp, "  grid:\n    seed: [1, 2, 3]\n")
 	out := filepath.Join(tmp, "out")
-	args := []string{"-config", cfg, "-out", out, "-set", "iterations=100", "-log-format", "text"}
+	// The first sweep holds point 0 once it iterates; 400 iterations keep it
+	// there while the second starts (a model load, seconds on a loaded host).
+	args := []string{"-config", cfg, "-out", out, "-set", "iterations=400", "-log-format", "text"}
 	a := start(t, args...)
-	if !a.waitFor("point 0/3") {
+	if !a.waitFor(iteration(0)) {
 		_, stderr, code := a.wait()
 		t.Fatalf("first sweep ended (exit %d, %q) before iterating", code, stderr)
 	}
