@@ -21,7 +21,6 @@ import (
 	"github.com/spf13/cast"
 	"github.com/spf13/viper"
 	"github.com/styletransfer/gostyle/runner/regularfile"
-	"go.yaml.in/yaml/v3"
 )
 
 // Config is one resolved experiment. Every field is a key of the table in
@@ -132,12 +131,43 @@ func Load(src Source, overrides []string) (Config, error) {
 // must load as it was recorded (a run folder's config.yaml on resume).
 // Only the table's keys are looked up, never the whole environment.
 func LoadEnv(src Source, overrides []string, lookup func(string) (string, bool)) (Config, error) {
-	doc, err := parse(src)
+	v, err := fromFile(src)
 	if err != nil {
 		return Config{}, err
 	}
-	if err := checkBounds(doc); err != nil {
+	l := layered{v: v, file: src.Name, origins: map[string]string{}}
+	if err := l.env(lookup); err != nil {
+		return Config{}, err
+	}
+	if err := l.sets(overrides); err != nil {
+		return Config{}, err
+	}
+	for _, k := range v.AllKeys() {
+		if err := checkKnown(k); err != nil {
+			return Config{}, fmt.Errorf("%s: %w", l.where(k), err)
+		}
+	}
+	c, err := decode(v)
+	if err != nil {
+		var ke *keyError
+		if errors.As(err, &ke) {
+			return Config{}, fmt.Errorf("%s: %w", l.where(ke.key), err)
+		}
 		return Config{}, fmt.Errorf("config %s: %w", src.Name, err)
+	}
+	return c, nil
+}
+
+// fromFile is a viper holding the table's defaults under src's settings
+// (its Blocks left out). A map key given in the file replaces the default
+// map instead of merging with it.
+func fromFile(src Source) (*viper.Viper, error) {
+	doc, err := parse(src)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBounds(doc); err != nil {
+		return nil, fmt.Errorf("config %s: %w", src.Name, err)
 	}
 	for _, b := range Blocks {
 		delete(doc, b)
@@ -147,66 +177,73 @@ func LoadEnv(src Source, overrides []string, lookup func(string) (string, bool))
 		v.SetDefault(k.name, k.def)
 	}
 	if err := v.MergeConfigMap(doc); err != nil {
-		return Config{}, fmt.Errorf("config %s: %s", src.Name, oneLine(err))
+		return nil, fmt.Errorf("config %s: %s", src.Name, OneLine(err))
 	}
-	// A map key given in the file replaces the default map instead of merging with it.
 	for _, k := range mapKeys() {
 		if v.InConfig(k) {
 			v.SetDefault(k, map[string]any{})
 		}
 	}
-	// origins says where a key's value came from when it was not the file.
-	origins := map[string]string{}
-	if lookup != nil {
-		for _, k := range keys {
-			name := EnvVar(k.name)
-			val, ok := lookup(name)
-			if !ok || val == "" { // viper's convention: an empty variable is unset
-				continue
-			}
-			if err := set(v, k.name, val); err != nil {
-				return Config{}, fmt.Errorf("environment %s: %w", name, err)
-			}
-			origins[k.name] = "environment " + name
-		}
+	return v, nil
+}
+
+// layered applies the environment and the -set overrides over a config
+// file's settings, remembering where each key's value came from.
+type layered struct {
+	v       *viper.Viper
+	file    string            // the config's name
+	origins map[string]string // key -> "environment RUNNER_X" or "-set x", when not the file
+}
+
+// env applies the RUNNER_* variables of the table's keys, read through
+// lookup (nil: none). An empty variable is unset, as in viper.
+func (l *layered) env(lookup func(string) (string, bool)) error {
+	if lookup == nil {
+		return nil
 	}
+	for _, k := range keys {
+		name := EnvVar(k.name)
+		val, ok := lookup(name)
+		if !ok || val == "" {
+			continue
+		}
+		if err := set(l.v, k.name, val); err != nil {
+			return fmt.Errorf("environment %s: %w", name, err)
+		}
+		l.origins[k.name] = "environment " + name
+	}
+	return nil
+}
+
+// sets applies "key=value" overrides in order.
+func (l *layered) sets(overrides []string) error {
 	for _, o := range overrides {
 		key, val, ok := strings.Cut(o, "=")
 		key = strings.ToLower(strings.TrimSpace(key))
 		if !ok || key == "" {
-			return Config{}, fmt.Errorf("-set %q: want key=value", o)
+			return fmt.Errorf("-set %q: want key=value", o)
 		}
-		if err := set(v, key, val); err != nil {
-			return Config{}, fmt.Errorf("-set %s: %w", printable(key), err)
+		if err := set(l.v, key, val); err != nil {
+			return fmt.Errorf("-set %s: %w", printable(key), err)
 		}
-		origins[key] = "-set " + printable(key)
+		l.origins[key] = "-set " + printable(key)
 	}
-	where := func(key string) string {
-		for k := key; ; {
-			if o, ok := origins[k]; ok {
-				return o
-			}
-			i := strings.LastIndexByte(k, '.')
-			if i < 0 {
-				return "config " + src.Name
-			}
-			k = k[:i]
+	return nil
+}
+
+// where names the origin of key's value: that of the key or the nearest
+// map holding it that was overridden, else the config file.
+func (l *layered) where(key string) string {
+	for k := key; ; {
+		if o, ok := l.origins[k]; ok {
+			return o
 		}
-	}
-	for _, k := range v.AllKeys() {
-		if err := checkKnown(k); err != nil {
-			return Config{}, fmt.Errorf("%s: %w", where(k), err)
+		i := strings.LastIndexByte(k, '.')
+		if i < 0 {
+			return "config " + l.file
 		}
+		k = k[:i]
 	}
-	c, err := decode(v)
-	if err != nil {
-		var ke *keyError
-		if errors.As(err, &ke) {
-			return Config{}, fmt.Errorf("%s: %w", where(ke.key), err)
-		}
-		return Config{}, fmt.Errorf("config %s: %w", src.Name, err)
-	}
-	return c, nil
 }
 
 // EnvVar is the environment variable that overrides key, in viper's
@@ -219,9 +256,9 @@ func EnvVar(key string) string {
 // set applies one override, its value parsed as YAML: a whole key, or one
 // entry of a map key (style_layers.conv1_1), the rest of the map kept.
 func set(v *viper.Viper, key, val string) error {
-	var parsed any
-	if err := yaml.Unmarshal([]byte(val), &parsed); err != nil {
-		return fmt.Errorf("value is not valid YAML: %s", oneLine(err))
+	parsed, err := parseAny(val)
+	if err != nil {
+		return err
 	}
 	if err := checkKnown(key); err != nil {
 		return err
@@ -295,18 +332,6 @@ func Block(src Source, name string) (map[string]any, error) {
 		return nil, fmt.Errorf("config %s: key %s: want a block of keys, got %s", src.Name, name, describe(raw))
 	}
 	return m, nil
-}
-
-// parse reads the YAML document of src as a map.
-func parse(src Source) (map[string]any, error) {
-	var doc map[string]any
-	if err := yaml.Unmarshal(src.Data, &doc); err != nil {
-		return nil, fmt.Errorf("config %s: not valid YAML: %s", src.Name, oneLine(err))
-	}
-	if doc == nil {
-		doc = map[string]any{}
-	}
-	return doc, nil
 }
 
 // mapKeys are the keys holding a map whose own keys are free (layer names,
@@ -574,8 +599,6 @@ func describe(v any) string {
 	return s
 }
 
-func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
-
 // Resolved is the config as it ran, in the config file's own key names, for
 // the run folder: paths made absolute so it reruns from anywhere.
 func (c Config) Resolved() map[string]any {
@@ -657,9 +680,4 @@ func (c Config) ID() (string, error) {
 	}
 	sum := sha256.Sum256(y)
 	return hex.EncodeToString(sum[:])[:12], nil
-}
-
-// YAML renders a resolved config.
-func YAML(resolved map[string]any) ([]byte, error) {
-	return yaml.Marshal(resolved)
 }
