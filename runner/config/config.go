@@ -121,7 +121,7 @@ func Find(name, dir string, embedded fs.FS) (Source, error) {
 // ("key=value", value in YAML; "map.entry=value" changes one entry of a
 // map), then checks every key and type. Errors are one line naming where the
 // bad value came from (the config, "environment RUNNER_X" or "-set x") and
-// the key. Top-level Blocks (sweep, slurm, k8s) are skipped: Block reads them.
+// the key. Top-level Blocks (sweep, slurm, k8s) are skipped: Split returns them.
 func Load(src Source, overrides []string) (Config, error) {
 	return LoadEnv(src, overrides, os.LookupEnv)
 }
@@ -316,8 +316,9 @@ func printable(key string) string {
 	return key
 }
 
-// Block returns the top-level block name (one of Blocks) of src, or nil
-// when src has none. A sweep reads its grid this way; Load ignores it.
+// Block returns the top-level block name (one of Blocks) of src as a map,
+// or nil when src has none; Load ignores it. Split gives every block with
+// its keys in file order (the sweep reads its axes that way).
 func Block(src Source, name string) (map[string]any, error) {
 	doc, err := parse(src)
 	if err != nil {
