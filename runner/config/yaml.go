@@ -35,7 +35,8 @@ func OneLine(err error) string { return strings.Join(strings.Fields(err.Error())
 
 // Value is one YAML value of a config as written: a map keeps its keys in
 // file order, a scalar its text and quoting. An alias is neither a scalar,
-// a list nor a map (Flow follows it).
+// a list nor a map (Flow follows it). The zero Value is no value: String
+// says "nothing", and Flow and Decode refuse it.
 type Value struct{ n *yaml.Node }
 
 // Entry is one key of a map Value and its value.
@@ -103,6 +104,8 @@ func (v Value) Entries() []Entry {
 // a scalar's text quoted, or "something else".
 func (v Value) String() string {
 	switch {
+	case v.n == nil:
+		return "nothing"
 	case v.IsMap():
 		return "a map"
 	case v.IsList():

@@ -94,6 +94,10 @@ func TestFlowReadsBackAsTheSameValue(t *testing.T) {
 	if v, _ := ParseValue(""); v.String() != "nothing" || !v.IsScalar() {
 		t.Errorf("empty text: %s", v)
 	}
+	var zero Value
+	if _, err := zero.Flow(); err == nil || zero.String() != "nothing" || zero.Decode(new(any)) == nil || zero.IsScalar() || zero.Items() != nil {
+		t.Errorf("the zero Value: %s, flow error %v", zero, err)
+	}
 	if _, err := ParseValue("[1"); err == nil || !strings.HasPrefix(err.Error(), "value is not valid YAML: ") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("bad value: %v", err)
 	}
