@@ -97,13 +97,10 @@ func main() {
 	case errors.Is(err, flag.ErrHelp):
 		os.Exit(0)
 	default:
-		fmt.Fprintf(os.Stderr, "runner: %s\n", oneLine(err))
+		fmt.Fprintf(os.Stderr, "runner: %s\n", config.OneLine(err))
 		os.Exit(1)
 	}
 }
-
-// oneLine keeps an error on one line whatever a library put in it.
-func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
 
 // reclaimStderr takes back the user's stderr, which bin/runner (the
 // launcher) held on another descriptor while TensorFlow's library loaded and
@@ -309,7 +306,7 @@ func linger(sig *signals, srv *live.Server, err error, stdout io.Writer) error {
 		return err
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "runner: %s\n", oneLine(err))
+		fmt.Fprintf(os.Stderr, "runner: %s\n", config.OneLine(err))
 		err = shown{err}
 	}
 	sig.wait(func() { fmt.Fprintf(stdout, "live view: still serving %s (Ctrl-C to stop)\n", srv.URL()) })

@@ -1,16 +1,15 @@
 // Package config reads experiment configs: YAML files (or the embedded ones)
 // through viper, -set overrides, defaults, and validation that names the key
-// and the file for every mistake.
+// and the file for every mistake. It is the one package that reads YAML
+// text: Split hands a config's sweep, slurm and k8s blocks to the tools
+// that own them as Values, keys in file order.
 package config
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,10 +17,8 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/spf13/cast"
 	"github.com/spf13/viper"
 	"github.com/styletransfer/gostyle/runner/regularfile"
-	"go.yaml.in/yaml/v3"
 )
 
 // Config is one resolved experiment. Every field is a key of the table in
@@ -122,7 +119,7 @@ func Find(name, dir string, embedded fs.FS) (Source, error) {
 // ("key=value", value in YAML; "map.entry=value" changes one entry of a
 // map), then checks every key and type. Errors are one line naming where the
 // bad value came from (the config, "environment RUNNER_X" or "-set x") and
-// the key. Top-level Blocks (sweep, slurm, k8s) are skipped: Block reads them.
+// the key. Top-level Blocks (sweep, slurm, k8s) are skipped: Split returns them.
 func Load(src Source, overrides []string) (Config, error) {
 	return LoadEnv(src, overrides, os.LookupEnv)
 }
@@ -132,12 +129,43 @@ func Load(src Source, overrides []string) (Config, error) {
 // must load as it was recorded (a run folder's config.yaml on resume).
 // Only the table's keys are looked up, never the whole environment.
 func LoadEnv(src Source, overrides []string, lookup func(string) (string, bool)) (Config, error) {
-	doc, err := parse(src)
+	v, err := fromFile(src)
 	if err != nil {
 		return Config{}, err
 	}
-	if err := checkBounds(doc); err != nil {
+	l := layered{v: v, file: src.Name, origins: map[string]string{}}
+	if err := l.env(lookup); err != nil {
+		return Config{}, err
+	}
+	if err := l.sets(overrides); err != nil {
+		return Config{}, err
+	}
+	for _, k := range v.AllKeys() {
+		if err := checkKnown(k); err != nil {
+			return Config{}, fmt.Errorf("%s: %w", l.where(k), err)
+		}
+	}
+	c, err := decode(v)
+	if err != nil {
+		var ke *keyError
+		if errors.As(err, &ke) {
+			return Config{}, fmt.Errorf("%s: %w", l.where(ke.key), err)
+		}
 		return Config{}, fmt.Errorf("config %s: %w", src.Name, err)
+	}
+	return c, nil
+}
+
+// fromFile is a viper holding the table's defaults under src's settings
+// (its Blocks left out). A map key given in the file replaces the default
+// map instead of merging with it.
+func fromFile(src Source) (*viper.Viper, error) {
+	doc, err := parse(src)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBounds(doc); err != nil {
+		return nil, fmt.Errorf("config %s: %w", src.Name, err)
 	}
 	for _, b := range Blocks {
 		delete(doc, b)
@@ -147,66 +175,73 @@ func LoadEnv(src Source, overrides []string, lookup func(string) (string, bool))
 		v.SetDefault(k.name, k.def)
 	}
 	if err := v.MergeConfigMap(doc); err != nil {
-		return Config{}, fmt.Errorf("config %s: %s", src.Name, oneLine(err))
+		return nil, fmt.Errorf("config %s: %s", src.Name, OneLine(err))
 	}
-	// A map key given in the file replaces the default map instead of merging with it.
 	for _, k := range mapKeys() {
 		if v.InConfig(k) {
 			v.SetDefault(k, map[string]any{})
 		}
 	}
-	// origins says where a key's value came from when it was not the file.
-	origins := map[string]string{}
-	if lookup != nil {
-		for _, k := range keys {
-			name := EnvVar(k.name)
-			val, ok := lookup(name)
-			if !ok || val == "" { // viper's convention: an empty variable is unset
-				continue
-			}
-			if err := set(v, k.name, val); err != nil {
-				return Config{}, fmt.Errorf("environment %s: %w", name, err)
-			}
-			origins[k.name] = "environment " + name
-		}
+	return v, nil
+}
+
+// layered applies the environment and the -set overrides over a config
+// file's settings, remembering where each key's value came from.
+type layered struct {
+	v       *viper.Viper
+	file    string            // the config's name
+	origins map[string]string // key -> "environment RUNNER_X" or "-set x", when not the file
+}
+
+// env applies the RUNNER_* variables of the table's keys, read through
+// lookup (nil: none). An empty variable is unset, as in viper.
+func (l *layered) env(lookup func(string) (string, bool)) error {
+	if lookup == nil {
+		return nil
 	}
+	for _, k := range keys {
+		name := EnvVar(k.name)
+		val, ok := lookup(name)
+		if !ok || val == "" {
+			continue
+		}
+		if err := set(l.v, k.name, val); err != nil {
+			return fmt.Errorf("environment %s: %w", name, err)
+		}
+		l.origins[k.name] = "environment " + name
+	}
+	return nil
+}
+
+// sets applies "key=value" overrides in order.
+func (l *layered) sets(overrides []string) error {
 	for _, o := range overrides {
 		key, val, ok := strings.Cut(o, "=")
 		key = strings.ToLower(strings.TrimSpace(key))
 		if !ok || key == "" {
-			return Config{}, fmt.Errorf("-set %q: want key=value", o)
+			return fmt.Errorf("-set %q: want key=value", o)
 		}
-		if err := set(v, key, val); err != nil {
-			return Config{}, fmt.Errorf("-set %s: %w", printable(key), err)
+		if err := set(l.v, key, val); err != nil {
+			return fmt.Errorf("-set %s: %w", printable(key), err)
 		}
-		origins[key] = "-set " + printable(key)
+		l.origins[key] = "-set " + printable(key)
 	}
-	where := func(key string) string {
-		for k := key; ; {
-			if o, ok := origins[k]; ok {
-				return o
-			}
-			i := strings.LastIndexByte(k, '.')
-			if i < 0 {
-				return "config " + src.Name
-			}
-			k = k[:i]
+	return nil
+}
+
+// where names the origin of key's value: that of the key or the nearest
+// map holding it that was overridden, else the config file.
+func (l *layered) where(key string) string {
+	for k := key; ; {
+		if o, ok := l.origins[k]; ok {
+			return o
 		}
-	}
-	for _, k := range v.AllKeys() {
-		if err := checkKnown(k); err != nil {
-			return Config{}, fmt.Errorf("%s: %w", where(k), err)
+		i := strings.LastIndexByte(k, '.')
+		if i < 0 {
+			return "config " + l.file
 		}
+		k = k[:i]
 	}
-	c, err := decode(v)
-	if err != nil {
-		var ke *keyError
-		if errors.As(err, &ke) {
-			return Config{}, fmt.Errorf("%s: %w", where(ke.key), err)
-		}
-		return Config{}, fmt.Errorf("config %s: %w", src.Name, err)
-	}
-	return c, nil
 }
 
 // EnvVar is the environment variable that overrides key, in viper's
@@ -219,9 +254,9 @@ func EnvVar(key string) string {
 // set applies one override, its value parsed as YAML: a whole key, or one
 // entry of a map key (style_layers.conv1_1), the rest of the map kept.
 func set(v *viper.Viper, key, val string) error {
-	var parsed any
-	if err := yaml.Unmarshal([]byte(val), &parsed); err != nil {
-		return fmt.Errorf("value is not valid YAML: %s", oneLine(err))
+	parsed, err := parseAny(val)
+	if err != nil {
+		return err
 	}
 	if err := checkKnown(key); err != nil {
 		return err
@@ -279,8 +314,9 @@ func printable(key string) string {
 	return key
 }
 
-// Block returns the top-level block name (one of Blocks) of src, or nil
-// when src has none. A sweep reads its grid this way; Load ignores it.
+// Block returns the top-level block name (one of Blocks) of src as a map,
+// or nil when src has none; Load ignores it. Split gives every block with
+// its keys in file order (the sweep reads its axes that way).
 func Block(src Source, name string) (map[string]any, error) {
 	doc, err := parse(src)
 	if err != nil {
@@ -295,18 +331,6 @@ func Block(src Source, name string) (map[string]any, error) {
 		return nil, fmt.Errorf("config %s: key %s: want a block of keys, got %s", src.Name, name, describe(raw))
 	}
 	return m, nil
-}
-
-// parse reads the YAML document of src as a map.
-func parse(src Source) (map[string]any, error) {
-	var doc map[string]any
-	if err := yaml.Unmarshal(src.Data, &doc); err != nil {
-		return nil, fmt.Errorf("config %s: not valid YAML: %s", src.Name, oneLine(err))
-	}
-	if doc == nil {
-		doc = map[string]any{}
-	}
-	return doc, nil
 }
 
 // mapKeys are the keys holding a map whose own keys are free (layer names,
@@ -337,329 +361,4 @@ func checkKnown(name string) error {
 	}
 	slices.Sort(known)
 	return fmt.Errorf("unknown key %q (known keys: %s)", name, strings.Join(known, ", "))
-}
-
-// decode reads every key of the table with its field's type; the first
-// problem is returned, then the table's checks run in table order.
-func decode(v *viper.Viper) (Config, error) {
-	d := decoder{v: v}
-	var c Config
-	for _, k := range keys {
-		switch p := k.field(&c).(type) {
-		case *string:
-			*p = d.str(k.name)
-		case *[]string:
-			*p = d.strs(k.name)
-		case *int:
-			*p = d.int(k.name)
-		case *int64:
-			*p = int64(d.int(k.name))
-		case *float64:
-			*p = d.float(k.name)
-		case *bool:
-			*p = d.bool(k.name)
-		case *[]float64:
-			*p = d.floats(k.name)
-		case *[]int:
-			*p = d.ints(k.name)
-		case *map[string]float64:
-			*p = d.weights(k.name)
-		default:
-			panic(fmt.Sprintf("config: key %s has no decoder for %T", k.name, p))
-		}
-	}
-	if d.err != nil {
-		return Config{}, d.err
-	}
-	for i, l := range c.ContentBlendLayers {
-		c.ContentBlendLayers[i] = Layer(l)
-	}
-	return c, c.validate()
-}
-
-func (c Config) validate() error {
-	for _, k := range keys {
-		if k.check == nil {
-			continue
-		}
-		if want := k.check(&c); want != "" {
-			return &keyError{k.name, want}
-		}
-	}
-	if len(c.ContentLayers)+len(c.StyleLayers) == 0 {
-		return fmt.Errorf("key content_layers/style_layers: want at least one layer")
-	}
-	return nil
-}
-
-// decoder reads typed values and keeps the first error.
-type decoder struct {
-	v   *viper.Viper
-	err error
-}
-
-func (d *decoder) fail(key string, want string, got any) {
-	if d.err == nil {
-		d.err = &keyError{key, want + ", got " + describe(got)}
-	}
-}
-
-func (d *decoder) str(key string) string {
-	raw := d.v.Get(key)
-	switch raw.(type) {
-	case string, int, int64, float64, bool:
-		return cast.ToString(raw)
-	case nil:
-		return ""
-	}
-	d.fail(key, "a string", raw)
-	return ""
-}
-
-func (d *decoder) strs(key string) []string {
-	switch raw := d.v.Get(key).(type) {
-	case string:
-		if raw == "" {
-			return nil
-		}
-		return []string{raw}
-	case []string:
-		return raw
-	case []any:
-		out := make([]string, 0, len(raw))
-		for _, e := range raw {
-			s, ok := e.(string)
-			if !ok || s == "" {
-				d.fail(key, "a list of paths", raw)
-				return nil
-			}
-			out = append(out, s)
-		}
-		return out
-	case nil:
-		return nil
-	default:
-		d.fail(key, "a path or a list of paths", raw)
-		return nil
-	}
-}
-
-func (d *decoder) int(key string) int {
-	raw := d.v.Get(key)
-	switch x := raw.(type) {
-	case int:
-		return x
-	case int64:
-		return int(x)
-	case float64:
-		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
-			return int(x)
-		}
-	}
-	d.fail(key, "an integer", raw)
-	return 0
-}
-
-func (d *decoder) float(key string) float64 {
-	raw := d.v.Get(key)
-	switch x := raw.(type) {
-	case int:
-		return float64(x)
-	case int64:
-		return float64(x)
-	case float64:
-		return x
-	}
-	d.fail(key, "a number", raw)
-	return 0
-}
-
-func (d *decoder) bool(key string) bool {
-	raw := d.v.Get(key)
-	if b, ok := raw.(bool); ok {
-		return b
-	}
-	d.fail(key, "true or false", raw)
-	return false
-}
-
-func (d *decoder) floats(key string) []float64 {
-	raw := d.v.Get(key)
-	list, ok := raw.([]any)
-	if !ok {
-		if fs, ok := raw.([]float64); ok {
-			return fs
-		}
-		d.fail(key, "a list of numbers", raw)
-		return nil
-	}
-	out := make([]float64, len(list))
-	for i, e := range list {
-		switch x := e.(type) {
-		case int:
-			out[i] = float64(x)
-		case float64:
-			out[i] = x
-		default:
-			d.fail(key, "a list of numbers", raw)
-			return nil
-		}
-	}
-	return out
-}
-
-func (d *decoder) ints(key string) []int {
-	raw := d.v.Get(key)
-	list, ok := raw.([]any)
-	if !ok {
-		if is, ok := raw.([]int); ok {
-			return is
-		}
-		d.fail(key, "a list of integers", raw)
-		return nil
-	}
-	out := make([]int, len(list))
-	for i, e := range list {
-		x, ok := e.(int)
-		if !ok {
-			d.fail(key, "a list of integers", raw)
-			return nil
-		}
-		out[i] = x
-	}
-	return out
-}
-
-func (d *decoder) weights(key string) map[string]float64 {
-	raw := d.v.Get(key)
-	m, ok := raw.(map[string]any)
-	if !ok {
-		d.fail(key, "a map of layer: weight", raw)
-		return nil
-	}
-	out := make(map[string]float64, len(m))
-	for layer, w := range m {
-		f, err := cast.ToFloat64E(w)
-		if _, isStr := w.(string); err != nil || isStr || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
-			d.fail(key+"."+layer, "a finite weight >= 0", w)
-			return nil
-		}
-		name := Layer(layer)
-		if _, twice := out[name]; twice {
-			d.fail(key+"."+layer, "one weight for "+name+" (relu<b>_<c> is conv<b>_<c>'s alias)", w)
-			return nil
-		}
-		out[name] = f
-	}
-	return out
-}
-
-// describe shows a bad value on one line, cut when long.
-func describe(v any) string {
-	var s string
-	switch x := v.(type) {
-	case nil:
-		return "nothing"
-	case string:
-		s = x
-	default:
-		s = fmt.Sprintf("%v", v)
-	}
-	if r := []rune(s); len(r) > 80 {
-		s = string(r[:77]) + "..."
-	}
-	if _, isString := v.(string); isString || strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) {
-		return strconv.Quote(s)
-	}
-	return s
-}
-
-func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
-
-// Resolved is the config as it ran, in the config file's own key names, for
-// the run folder: paths made absolute so it reruns from anywhere.
-func (c Config) Resolved() map[string]any {
-	abs := func(p string) string {
-		if a, err := filepath.Abs(p); err == nil {
-			return a
-		}
-		return p
-	}
-	out := make(map[string]any, len(keys))
-	for _, k := range keys {
-		v := reflectValue(k.field(&c))
-		if k.flags&absPath != 0 {
-			switch x := v.(type) {
-			case string:
-				v = abs(x)
-			case []string:
-				ps := make([]string, len(x))
-				for i, p := range x {
-					ps[i] = abs(p)
-				}
-				v = ps
-			}
-		}
-		out[k.name] = v
-	}
-	if !slices.Contains([]string{"noise", "content", "style"}, c.Init) {
-		out["init"] = abs(c.Init) // a picture file
-	}
-	return out
-}
-
-// reflectValue dereferences a field pointer of the key table.
-func reflectValue(p any) any {
-	switch x := p.(type) {
-	case *string:
-		return *x
-	case *[]string:
-		return *x
-	case *int:
-		return *x
-	case *int64:
-		return *x
-	case *float64:
-		return *x
-	case *bool:
-		return *x
-	case *[]float64:
-		return *x
-	case *[]int:
-		return *x
-	case *map[string]float64:
-		return *x
-	}
-	panic(fmt.Sprintf("config: no value for %T", p))
-}
-
-// Canonical is the config's identity as bytes: the YAML of Resolved without
-// the keys that do not change what a run computes (output, name, overwrite,
-// log_every, thread counts, max_pixels: the table's notInID keys). A single
-// run and a sweep point with the same settings have the same Canonical, and
-// so does the config reloaded from its own resolved YAML.
-func (c Config) Canonical() ([]byte, error) {
-	resolved := c.Resolved()
-	for _, k := range keys {
-		if k.flags&notInID != 0 {
-			delete(resolved, k.name)
-		}
-	}
-	return YAML(resolved)
-}
-
-// ID is the first 12 hex digits of the SHA-256 of Canonical: a short name
-// for "these settings", recorded in run folders and sweep summaries.
-func (c Config) ID() (string, error) {
-	y, err := c.Canonical()
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(y)
-	return hex.EncodeToString(sum[:])[:12], nil
-}
-
-// YAML renders a resolved config.
-func YAML(resolved map[string]any) ([]byte, error) {
-	return yaml.Marshal(resolved)
 }

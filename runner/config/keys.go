@@ -196,7 +196,7 @@ var keys = []key{
 }
 
 // Blocks are top-level sections that are not run settings: Load skips them
-// and Block returns them to the tools that read them (sweeps, clusters).
+// and Split returns them to the tools that read them (sweeps, clusters).
 var Blocks = []string{"sweep", "slurm", "k8s"}
 
 // device accepts auto, cpu, gpu and gpu:N (N a non-negative integer in plain digits).

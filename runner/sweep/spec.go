@@ -8,13 +8,11 @@
 package sweep
 
 import (
-	"bytes"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/styletransfer/gostyle/runner/config"
-	"go.yaml.in/yaml/v3"
 )
 
 // DefaultMaxPoints caps a sweep unless its block says otherwise: a typo that
@@ -80,36 +78,20 @@ type K8s struct {
 // sets are the user's -set flags: those of the sweep block
 // ("sweep.grid.KEY=[...]", "sweep.zip.KEY=[...]", "sweep.max_points=N",
 // "sweep.name=N") change it first, and an error in a value they gave names
-// the -set; one of a swept key replaces that axis (see Load).
+// the -set; one of a swept key replaces that axis (see Load). The file is
+// read by config.Split, as every config is.
 func Parse(name string, data []byte, sets ...string) (Spec, error) {
 	s := Spec{Source: name, Name: baseName(name), MaxPoints: DefaultMaxPoints, sets: map[string]bool{}}
-	fail := func(key, format string, args ...any) (Spec, error) {
-		return Spec{}, fmt.Errorf("%s: key %s: %s", s.origin(key), key, fmt.Sprintf(format, args...))
+	blocks, rest, err := config.Split(config.Source{Name: name, Data: data})
+	if err != nil {
+		return Spec{}, err
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return Spec{}, fmt.Errorf("config %s: not valid YAML: %s", name, oneLine(err))
-	}
-	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		return Spec{}, fmt.Errorf("config %s: want a map of keys at the top level", name)
-	}
-	top := doc.Content[0]
-	found := map[string]*yaml.Node{}
-	var rest []*yaml.Node
-	for i := 0; i+1 < len(top.Content); i += 2 {
-		k, v := top.Content[i], top.Content[i+1]
-		if isBlock(k.Value) {
-			found[k.Value] = v
-			continue
-		}
-		rest = append(rest, k, v)
-	}
-	sw, ok := found["sweep"]
+	sw, ok := blocks["sweep"]
 	if !ok {
 		return Spec{}, fmt.Errorf("config %s: no sweep block (a sweep config has a top-level `sweep:` with `grid:` and/or `zip:`)", name)
 	}
-	if sw.Kind != yaml.MappingNode {
-		return fail("sweep", "want a map with grid: and/or zip:")
+	if !sw.IsMap() {
+		return Spec{}, s.fail("sweep", "want a map with grid: and/or zip:")
 	}
 	var cfgSets []string
 	for _, set := range sets {
@@ -123,34 +105,7 @@ func Parse(name string, data []byte, sets ...string) (Spec, error) {
 		}
 		s.sets[key] = true
 	}
-	for i := 0; i+1 < len(sw.Content); i += 2 {
-		k, v := sw.Content[i].Value, sw.Content[i+1]
-		var err error
-		switch k {
-		case "grid":
-			s.Grid, err = s.axes("sweep.grid", v)
-		case "zip":
-			s.Zip, err = s.axes("sweep.zip", v)
-		case "max_points":
-			if v.Kind != yaml.ScalarNode || v.Decode(&s.MaxPoints) != nil || s.MaxPoints < 1 {
-				return fail("sweep.max_points", "want a whole number >= 1, got %s", show(v))
-			}
-		case "name":
-			if v.Kind != yaml.ScalarNode || v.Value == "" || strings.ContainsAny(v.Value, `/\`) || v.Value == "." || v.Value == ".." {
-				return fail("sweep.name", "want a plain name, got %s", show(v))
-			}
-			s.Name = v.Value
-		default:
-			return fail("sweep."+k, "unknown key (known: grid, zip, max_points, name)")
-		}
-		if err != nil {
-			return Spec{}, err
-		}
-	}
-	if len(s.Grid) == 0 && len(s.Zip) == 0 {
-		return fail("sweep", "no grid: or zip: keys to vary")
-	}
-	if err := s.checkAxes(); err != nil {
+	if err := s.block(sw); err != nil {
 		return Spec{}, err
 	}
 	for _, set := range cfgSets {
@@ -159,33 +114,60 @@ func Parse(name string, data []byte, sets ...string) (Spec, error) {
 		}
 	}
 	if n := s.Len(); n > s.MaxPoints {
-		return fail("sweep.max_points", "the sweep has %d points, more than max_points %d (raise sweep.max_points if you mean it)", n, s.MaxPoints)
+		return Spec{}, s.fail("sweep.max_points", "the sweep has %d points, more than max_points %d (raise sweep.max_points if you mean it)", n, s.MaxPoints)
 	}
 	for key, dst := range map[string]any{"slurm": &s.Slurm, "k8s": &s.K8s} {
-		if n, ok := found[key]; ok {
-			if err := decodeStrict(n, dst); err != nil {
-				return fail(key, "%s", err)
+		if b, ok := blocks[key]; ok {
+			if err := b.Decode(dst); err != nil {
+				return Spec{}, s.fail(key, "%s", err)
 			}
 		}
 	}
-	top.Content = rest
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	if len(rest) > 0 {
-		if err := enc.Encode(top); err != nil {
-			return Spec{}, fmt.Errorf("config %s: %w", name, err)
+	s.Base = rest
+	return s, nil
+}
+
+// block reads the sweep block's keys: grid, zip, max_points and name.
+func (s *Spec) block(sw config.Value) error {
+	for _, e := range sw.Entries() {
+		var err error
+		switch v := e.Value; e.Key {
+		case "grid":
+			s.Grid, err = s.axes("sweep.grid", v)
+		case "zip":
+			s.Zip, err = s.axes("sweep.zip", v)
+		case "max_points":
+			if !v.IsScalar() || v.Decode(&s.MaxPoints) != nil || s.MaxPoints < 1 {
+				return s.fail("sweep.max_points", "want a whole number >= 1, got %s", v)
+			}
+		case "name":
+			if n := v.Text(); !v.IsScalar() || n == "" || strings.ContainsAny(n, `/\`) || n == "." || n == ".." {
+				return s.fail("sweep.name", "want a plain name, got %s", v)
+			}
+			s.Name = v.Text()
+		default:
+			return s.fail("sweep."+e.Key, "unknown key (known: grid, zip, max_points, name)")
+		}
+		if err != nil {
+			return err
 		}
 	}
-	enc.Close()
-	s.Base = buf.Bytes()
-	return s, nil
+	if len(s.Grid) == 0 && len(s.Zip) == 0 {
+		return s.fail("sweep", "no grid: or zip: keys to vary")
+	}
+	return s.checkAxes()
+}
+
+// fail is an error in sweep key key, naming where its value came from.
+func (s Spec) fail(key, format string, args ...any) error {
+	return fmt.Errorf("%s: key %s: %s", s.origin(key), key, fmt.Sprintf(format, args...))
 }
 
 func isBlock(k string) bool { return slices.Contains(config.Blocks, k) }
 
 // applySet puts one "sweep.PART[.KEY]=value" override into the sweep block
 // and returns the key as typed (lower case).
-func applySet(sw *yaml.Node, set string) (string, error) {
+func applySet(sw config.Value, set string) (string, error) {
 	k, val, _ := strings.Cut(set, "=")
 	key := strings.ToLower(strings.TrimSpace(k))
 	part, axis, _ := strings.Cut(strings.TrimPrefix(key, "sweep."), ".")
@@ -197,37 +179,12 @@ func applySet(sw *yaml.Node, set string) (string, error) {
 	default:
 		return "", fmt.Errorf("-set %s: not a sweep key (known: sweep.grid.KEY, sweep.zip.KEY, sweep.max_points, sweep.name)", key)
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(val), &doc); err != nil {
-		return "", fmt.Errorf("-set %s: value is not valid YAML: %s", key, oneLine(err))
+	value, err := config.ParseValue(val)
+	if err != nil {
+		return "", fmt.Errorf("-set %s: %w", key, err)
 	}
-	value := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null"}
-	if len(doc.Content) > 0 {
-		value = doc.Content[0]
-	}
-	cur := sw
-	for i, name := range path {
-		var next *yaml.Node
-		for j := 0; j+1 < len(cur.Content); j += 2 {
-			if strings.ToLower(strings.TrimSpace(cur.Content[j].Value)) == name {
-				next = cur.Content[j+1]
-				if i == len(path)-1 {
-					cur.Content[j+1] = value
-				}
-			}
-		}
-		switch {
-		case i == len(path)-1:
-			if next == nil {
-				cur.Content = append(cur.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: name}, value)
-			}
-		case next == nil:
-			next = &yaml.Node{Kind: yaml.MappingNode}
-			cur.Content = append(cur.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: name}, next)
-		case next.Kind != yaml.MappingNode:
-			return "", fmt.Errorf("-set %s: sweep.%s is %s in the config, not a map", key, name, show(next))
-		}
-		cur = next
+	if err := sw.Set(path, value); err != nil {
+		return "", fmt.Errorf("-set %s: sweep.%w", key, err)
 	}
 	return key, nil
 }
@@ -241,34 +198,32 @@ func (s Spec) origin(key string) string {
 }
 
 // axes reads key -> list of values, in file order.
-func (s Spec) axes(where string, n *yaml.Node) ([]Axis, error) {
-	if n.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%s: key %s: want a map of config key -> list of values, got %s", s.origin(where), where, show(n))
+func (s Spec) axes(where string, m config.Value) ([]Axis, error) {
+	if !m.IsMap() {
+		return nil, s.fail(where, "want a map of config key -> list of values, got %s", m)
 	}
-	if len(n.Content) == 0 {
-		return nil, fmt.Errorf("%s: key %s: empty: name at least one key with a list of values", s.origin(where), where)
+	entries := m.Entries()
+	if len(entries) == 0 {
+		return nil, s.fail(where, "empty: name at least one key with a list of values")
 	}
 	var out []Axis
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		key := strings.ToLower(strings.TrimSpace(n.Content[i].Value))
-		v := n.Content[i+1]
+	for _, e := range entries {
+		key := strings.ToLower(strings.TrimSpace(e.Key))
 		at := where + "." + key
-		fail := func(format string, args ...any) ([]Axis, error) {
-			return nil, fmt.Errorf("%s: key %s: %s", s.origin(at), at, fmt.Sprintf(format, args...))
-		}
+		items := e.Value.Items()
 		switch {
 		case key == "":
 			return nil, fmt.Errorf("config %s: key %s: empty key name", s.Source, where)
-		case v.Kind != yaml.SequenceNode:
-			return fail("want a list of values, got %s", show(v))
-		case len(v.Content) == 0:
-			return fail("empty list: give at least one value")
-		case len(v.Content) > MaxValues:
-			return fail("a list of %d values, more than the bound %d", len(v.Content), MaxValues)
+		case !e.Value.IsList():
+			return nil, s.fail(at, "want a list of values, got %s", e.Value)
+		case len(items) == 0:
+			return nil, s.fail(at, "empty list: give at least one value")
+		case len(items) > MaxValues:
+			return nil, s.fail(at, "a list of %d values, more than the bound %d", len(items), MaxValues)
 		}
 		a := Axis{Key: key}
-		for j, e := range v.Content {
-			text, err := flow(e)
+		for j, v := range items {
+			text, err := v.Flow()
 			if err != nil {
 				return nil, fmt.Errorf("%s: key %s[%d]: %w", s.origin(at), at, j, err)
 			}
@@ -359,53 +314,6 @@ func (s *Spec) drop(k string) bool {
 	return true
 }
 
-// flow renders a value as one line of YAML flow text: lists as [a, b],
-// maps as {k: v}; scalars keep their quoting, so "500" stays a string.
-func flow(n *yaml.Node) (string, error) {
-	if n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	c := flowCopy(n)
-	b, err := yaml.Marshal(c)
-	if err != nil {
-		return "", err
-	}
-	s := strings.TrimSpace(string(b))
-	if strings.Contains(s, "\n") {
-		return "", fmt.Errorf("value %s does not fit on one line", show(n))
-	}
-	return s, nil
-}
-
-func flowCopy(n *yaml.Node) *yaml.Node {
-	c := *n
-	c.HeadComment, c.LineComment, c.FootComment = "", "", ""
-	if n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode {
-		c.Style = yaml.FlowStyle
-		c.Content = make([]*yaml.Node, len(n.Content))
-		for i, e := range n.Content {
-			c.Content[i] = flowCopy(e)
-		}
-	}
-	if n.Kind == yaml.ScalarNode && n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
-		c.Style = yaml.DoubleQuotedStyle
-	}
-	return &c
-}
-
-func decodeStrict(n *yaml.Node, dst any) error {
-	b, err := yaml.Marshal(n)
-	if err != nil {
-		return err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(dst); err != nil {
-		return fmt.Errorf("%s", oneLine(err))
-	}
-	return nil
-}
-
 // Len is the number of points: the grid's product times the zip's length.
 func (s Spec) Len() int {
 	n := 1
@@ -462,21 +370,6 @@ func (s Spec) zipRow(vars []Var, j int) []Var {
 	return out
 }
 
-func show(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a map"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return "nothing"
-		}
-		return fmt.Sprintf("%q", n.Value)
-	}
-	return "something else"
-}
-
 func baseName(p string) string {
 	p = strings.TrimSuffix(p, " (embedded)")
 	if i := strings.LastIndexAny(p, `/\`); i >= 0 {
@@ -487,5 +380,3 @@ func baseName(p string) string {
 	}
 	return p
 }
-
-func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }

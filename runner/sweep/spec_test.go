@@ -455,3 +455,42 @@ func TestShippedSweepConfigs(t *testing.T) {
 		t.Errorf("found %d sweep configs under configs/experiments, want at least 3", n)
 	}
 }
+
+// The sweep block comes from the one parse every config goes through
+// (config.Split): a block written twice is refused as Load refuses any key
+// written twice, not read as the last one.
+func TestSweepBlockTwiceIsRefused(t *testing.T) {
+	_, err := load(t, base+"sweep:\n  grid:\n    seed: [1]\nsweep:\n  grid:\n    seed: [1, 2]\n")
+	if err == nil || !strings.HasPrefix(err.Error(), "config s.yaml: not valid YAML: ") || !strings.Contains(err.Error(), `mapping key "sweep" already defined`) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("error %v: want one line naming the file and the key twice", err)
+	}
+}
+
+// Only runner/config reads YAML text: no file of the sweep packages
+// decodes YAML itself (k8s writes manifests with an encoder).
+func TestOnlyConfigReadsYAML(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	more, _ := filepath.Glob(filepath.Join("*", "*.go"))
+	n := 0
+	for _, f := range append(files, more...) {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		for _, call := range []string{"yaml.Unmarshal(", "yaml.NewDecoder(", "yaml.Node"} {
+			if strings.Contains(string(data), call) {
+				t.Errorf("%s reads YAML itself (%s): go through config.Split or config.ParseValue", f, call)
+			}
+		}
+	}
+	if n < 5 {
+		t.Fatalf("looked at %d files", n)
+	}
+}

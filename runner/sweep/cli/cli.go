@@ -20,7 +20,6 @@ import (
 	"github.com/styletransfer/gostyle/runner/sweep"
 	"github.com/styletransfer/gostyle/runner/sweep/k8s"
 	"github.com/styletransfer/gostyle/runner/sweep/slurm"
-	"go.yaml.in/yaml/v3"
 )
 
 // Flags are the sweep flags.
@@ -62,13 +61,11 @@ func (f Flags) Any() bool {
 }
 
 // IsSweep reports whether a config has a top-level sweep block.
+// A config that is not valid YAML is not one: Load says what is wrong.
 func IsSweep(data []byte) bool {
-	var top map[string]yaml.Node
-	if yaml.Unmarshal(data, &top) != nil {
-		return false
-	}
-	_, ok := top["sweep"]
-	return ok
+	blocks, _, err := config.Split(config.Source{Data: data})
+	_, ok := blocks["sweep"]
+	return err == nil && ok
 }
 
 // RunPoint runs one point's experiment: p.Config is its resolved config,
