@@ -12,8 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
+	"github.com/styletransfer/gostyle/runner/config"
 	"github.com/styletransfer/gostyle/runner/report"
 	"github.com/styletransfer/gostyle/runner/rundir"
 	"github.com/styletransfer/gostyle/runner/sweep"
@@ -344,13 +343,16 @@ func readIterations(root *os.Root, name string) int {
 	if err != nil {
 		return 0
 	}
-	var c struct {
-		Iterations int `yaml:"iterations"`
-	}
-	if yaml.Unmarshal(data, &c) != nil || c.Iterations < 0 {
+	doc, err := config.ParseValue(string(data))
+	if err != nil {
 		return 0
 	}
-	return c.Iterations
+	for _, e := range doc.Entries() {
+		if n, err := strconv.Atoi(e.Value.Text()); e.Key == "iterations" && err == nil && n >= 0 {
+			return n
+		}
+	}
+	return 0
 }
 
 // readState is the run's state from its status marker (rundir owns it), or
