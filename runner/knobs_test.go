@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/styletransfer/gostyle/runner/testenv"
+	"github.com/styletransfer/gostyle/graphs/graphstest"
 )
 
 func writePNG(t *testing.T, path string, w, h int) {
@@ -99,7 +99,7 @@ func TestScales(t *testing.T) {
 // picture fitted to the output, style from the first style picture.
 func TestInitChoices(t *testing.T) {
 	m := loadTiny(t)
-	for _, init := range []string{"content", "style", testenv.Picture(t, "woman-with-hat-matisse.jpg")} {
+	for _, init := range []string{"content", "style", graphstest.Picture(t, "woman-with-hat-matisse.jpg")} {
 		cfg := tinyConfig(t, t.TempDir(), "width=16", "height=12", "init="+init)
 		ex, err := prepare(cfg, m)
 		if err != nil {

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/styletransfer/gostyle/graphs"
-	"github.com/styletransfer/gostyle/runner/testenv"
+	"github.com/styletransfer/gostyle/graphs/graphstest"
 )
 
 // Each normalisation's losses, as the graph reports them through our
@@ -17,7 +17,7 @@ import (
 // (testdata/normalization_reference.py) from the raw activations.
 func TestNormalizationsMatchNumPy(t *testing.T) {
 	m := loadTiny(t)
-	styles := "[" + testenv.Picture(t, "starry_night.jpg") + ", " + testenv.Picture(t, "woman-with-hat-matisse.jpg") + "]"
+	styles := "[" + graphstest.Picture(t, "starry_night.jpg") + ", " + graphstest.Picture(t, "woman-with-hat-matisse.jpg") + "]"
 	for _, norm := range []string{"notebook", "paper", "neural-style", "jcjohnson", "keras"} {
 		t.Run(norm, func(t *testing.T) {
 			tv := "0.01"
@@ -79,7 +79,7 @@ func TestNormalizationsMatchNumPy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command(testenv.Python(t), "testdata/normalization_reference.py")
+			cmd := exec.Command(graphstest.Python(t), "testdata/normalization_reference.py")
 			cmd.Stdin = bytes.NewReader(in)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr

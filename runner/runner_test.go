@@ -14,14 +14,14 @@ import (
 	"testing"
 
 	"github.com/styletransfer/gostyle/graphs"
+	"github.com/styletransfer/gostyle/graphs/graphstest"
 	"github.com/styletransfer/gostyle/runner/config"
-	"github.com/styletransfer/gostyle/runner/testenv"
 )
 
 func tinyConfig(t *testing.T, out string, sets ...string) config.Config {
 	t.Helper()
 	yaml := fmt.Sprintf("model: %s\ncontent: %s\nstyle: %s\noutput: %s\n",
-		testenv.TinyModel(t), testenv.Picture(t, "shipwreck.jpg"), testenv.Picture(t, "starry_night.jpg"), out)
+		graphstest.TinyModel(t), graphstest.Picture(t, "shipwreck.jpg"), graphstest.Picture(t, "starry_night.jpg"), out)
 	cfg, err := config.Load(config.Source{Name: "test", Data: []byte(yaml)}, sets)
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +31,7 @@ func tinyConfig(t *testing.T, out string, sets ...string) config.Config {
 
 func loadTiny(t *testing.T) *graphs.Model {
 	t.Helper()
-	m, err := graphs.Load(testenv.TinyModel(t))
+	m, err := graphs.Load(graphstest.TinyModel(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestNotebookLossMatchesSeedFormulas(t *testing.T) {
 	wantStyle := 0.0
 	for layer, w := range map[string]float64{"conv1_1": 1, "conv3_1": 0.5} {
 		xa, sa := act(x, layer), act(styles[0].Data, layer)
-		G, A := testenv.Gram(xa), testenv.Gram(sa)
+		G, A := graphstest.Gram(xa), graphstest.Gram(sa)
 		M, N := float64(len(xa)*len(xa[0])), float64(len(xa[0][0]))
 		s := 0.0
 		for i := range G {
@@ -215,8 +215,8 @@ func TestBadInputWritesNothing(t *testing.T) {
 		want string
 	}{
 		{[]string{"content=/no/such.jpg"}, "/no/such.jpg"},
-		{[]string{"style=[" + testenv.Picture(t, "starry_night.jpg") + ", /no/style.png]"}, "/no/style.png"},
-		{[]string{"content=" + testenv.Path(t, "go.mod")}, "not a JPEG, PNG or GIF"},
+		{[]string{"style=[" + graphstest.Picture(t, "starry_night.jpg") + ", /no/style.png]"}, "/no/style.png"},
+		{[]string{"content=" + graphstest.Path(t, "go.mod")}, "not a JPEG, PNG or GIF"},
 		{[]string{"style_layers={conv9_1: 1}"}, `key style_layers: model`},
 		{[]string{"pooling=max"}, "key pooling"},
 		{[]string{"style_weight=0", "content_layers={conv4_2: 0}"}, "nothing to optimise"},
@@ -275,7 +275,7 @@ func TestStartImageIsSeededNoiseBlend(t *testing.T) {
 func TestSeveralStylePictures(t *testing.T) {
 	out := t.TempDir()
 	cfg := tinyConfig(t, out, "width=32", "height=24", "iterations=3",
-		"style=["+testenv.Picture(t, "starry_night.jpg")+", "+testenv.Picture(t, "woman-with-hat-matisse.jpg")+"]")
+		"style=["+graphstest.Picture(t, "starry_night.jpg")+", "+graphstest.Picture(t, "woman-with-hat-matisse.jpg")+"]")
 	res, err := Run(context.Background(), cfg, loadTiny(t), io.Discard)
 	if err != nil {
 		t.Fatal(err)

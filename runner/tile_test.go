@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/styletransfer/gostyle/graphs"
-	"github.com/styletransfer/gostyle/runner/testenv"
+	"github.com/styletransfer/gostyle/graphs/graphstest"
 )
 
 func readPNG(t *testing.T, path string) image.Image {
@@ -77,7 +77,7 @@ func absDiff(a, b uint32) uint32 {
 // VGG16, a content blend, two blended styles, a large style_scale, odd
 // sizes, Adam and L-BFGS.
 func TestTiledRunsEndAtTheUntiledPicture(t *testing.T) {
-	styles := "style=[" + testenv.Picture(t, "starry_night.jpg") + "," + testenv.Picture(t, "woman-with-hat-matisse.jpg") + "]"
+	styles := "style=[" + graphstest.Picture(t, "starry_night.jpg") + "," + graphstest.Picture(t, "woman-with-hat-matisse.jpg") + "]"
 	cases := []struct {
 		model string
 		sets  []string
@@ -95,7 +95,7 @@ func TestTiledRunsEndAtTheUntiledPicture(t *testing.T) {
 			m := models[c.model]
 			if m == nil {
 				var err error
-				if m, err = graphs.Load(testenv.Path(t, "testdata", c.model)); err != nil {
+				if m, err = graphs.Load(graphstest.Path(t, "testdata", c.model)); err != nil {
 					t.Fatal(err)
 				}
 				models[c.model] = m
@@ -104,7 +104,7 @@ func TestTiledRunsEndAtTheUntiledPicture(t *testing.T) {
 			var last []graphs.Losses
 			for _, tile := range []string{"0", "96"} {
 				out := t.TempDir()
-				sets := append([]string{"model=" + testenv.Path(t, "testdata", c.model), "width=197", "height=131",
+				sets := append([]string{"model=" + graphstest.Path(t, "testdata", c.model), "width=197", "height=131",
 					"iterations=10", "learning_rate=2", "tile=" + tile}, c.sets...)
 				res, err := Run(context.Background(), tinyConfig(t, out, sets...), m, io.Discard)
 				if err != nil {
