@@ -16,6 +16,7 @@ import (
 	"github.com/styletransfer/gostyle/graphs"
 	"github.com/styletransfer/gostyle/graphs/graphstest"
 	"github.com/styletransfer/gostyle/runner/config"
+	"github.com/styletransfer/gostyle/runner/plan"
 )
 
 func tinyConfig(t *testing.T, out string, sets ...string) config.Config {
@@ -143,20 +144,20 @@ func TestNotebookLossMatchesSeedFormulas(t *testing.T) {
 	m := loadTiny(t)
 	cfg := tinyConfig(t, t.TempDir(), "width=40", "height=32", "style_layers={conv1_1: 1, conv3_1: 0.5}",
 		"content_layers={conv2_2: 2}", "style_weight=50", "content_weight=3")
-	ex, err := prepare(cfg, m)
+	ex, err := plan.Prepare(cfg, m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	content, styles := ex.pictures(ex.scales[0])
+	content, styles := ex.Pictures(ex.Scales()[0])
 	width, height := content.Width, content.Height
-	tg, err := ex.targets(content, styles)
+	tg, err := ex.Targets(content, styles)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := m.SetTargets(tg.Targets); err != nil {
 		t.Fatal(err)
 	}
-	x := ex.startImage(content)
+	x := ex.StartImage(content)
 	e := m.NewEvaluator(width, height)
 	var l graphs.Losses
 	if err := e.Evaluate(x, make([]float32, len(x)), &l); err != nil {
@@ -247,26 +248,6 @@ func TestInterruptedRunKeepsAFinishedFolder(t *testing.T) {
 	}
 	if _, err := os.Stat(res.Final); err != nil {
 		t.Error(err)
-	}
-}
-
-func TestStartImageIsSeededNoiseBlend(t *testing.T) {
-	cfg := tinyConfig(t, t.TempDir(), "width=16", "height=12", "noise_ratio=0.7")
-	ex, err := prepare(cfg, loadTiny(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	content, _ := ex.pictures(ex.scales[0])
-	a, b := ex.startImage(content), ex.startImage(content)
-	for i := range a {
-		noise := (a[i] - 0.3*content.Data[i]) / 0.7
-		if a[i] != b[i] || noise < -20.001 || noise > 20.001 {
-			t.Fatalf("pixel %d: %g %g (noise %g)", i, a[i], b[i], noise)
-		}
-	}
-	ex.cfg.Seed = 1
-	if c := ex.startImage(content); c[0] == a[0] && c[1] == a[1] {
-		t.Error("seed does not change the noise")
 	}
 }
 

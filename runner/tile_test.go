@@ -145,34 +145,3 @@ func TestBadTilingIsRefusedBeforeAnythingIsWritten(t *testing.T) {
 		}
 	}
 }
-
-func TestTileAutoPicksTheLargestTileThatFits(t *testing.T) {
-	m := loadTiny(t)
-	cfg := tinyConfig(t, t.TempDir(), "max_size=4000", "tile=auto", "max_memory=2.05")
-	ex, err := prepare(cfg, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sz := ex.scales[0]
-	tl := ex.tilings[sz]
-	if tl.side == 0 || tl.side%16 != 0 || tl.need > 2.05e9 {
-		t.Fatalf("tiling %+v", tl)
-	}
-	// The next tile up would not fit: bytes per pixel of the layers to conv5_1
-	// (channels / stride^2, 4 bytes, tileCopies), the held vectors.
-	var floats float64
-	for i, c := range m.Meta.Channels[:13] {
-		s := float64(m.Meta.Stride(i))
-		floats += float64(c) / (s * s)
-	}
-	side := tl.side + 16
-	in := float64(min(side+2*80, sz.width) * min(side+2*80, sz.height))
-	if need := tiledBaseBytes + tileCopies*4*floats*in + ex.heldBytes(sz.width, sz.height); need <= 2.05e9 {
-		t.Errorf("tile %d: %d would fit too (%g bytes)", tl.side, side, need)
-	}
-	// A picture that fits untiled runs untiled.
-	cfg = tinyConfig(t, t.TempDir(), "width=64", "height=48", "tile=auto")
-	if ex, err = prepare(cfg, m); err != nil || ex.tilings[ex.scales[0]].side != 0 {
-		t.Errorf("64x48 auto: %+v, %v", ex.tilings, err)
-	}
-}
