@@ -52,6 +52,7 @@ func finite(v []float32) bool {
 	return acc == 0
 }
 
+// newRun opens the run's logs and says what runs: the model and the plan.
 func newRun(ex *plan.Experiment, f *folder, rep *progress.Reporter) (*run, error) {
 	rec, err := newRecorder(f, ex.Terms())
 	if err != nil {
