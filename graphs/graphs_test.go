@@ -9,12 +9,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/styletransfer/gostyle/runner/testenv"
+	"github.com/styletransfer/gostyle/graphs/graphstest"
 )
 
 func tiny(t *testing.T) *Model {
 	t.Helper()
-	m, err := Load(testenv.TinyModel(t))
+	m, err := Load(graphstest.TinyModel(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestFeaturesGramIsFTransposeF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := testenv.Gram(res[ActivationKey("conv2_1")].Value().([][][][]float32)[0])
+	want := graphstest.Gram(res[ActivationKey("conv2_1")].Value().([][][][]float32)[0])
 	got := res[GramKey("conv2_1")].Value().([][]float32)
 	for i := range want {
 		for j := range want[i] {
@@ -165,7 +165,7 @@ func TestEvaluateRejectsWrongSizes(t *testing.T) {
 // BenchmarkEvaluate is one loss-and-gradient call on the tiny model; the
 // allocation count shows what the per-iteration path costs on the Go side.
 func BenchmarkEvaluate(b *testing.B) {
-	m, err := Load(testenv.TinyModel(b))
+	m, err := Load(graphstest.TinyModel(b))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -228,14 +228,14 @@ func TestFeaturesOfShallowLayersAndUnknownKeys(t *testing.T) {
 }
 
 func TestLoadWithThreadOptions(t *testing.T) {
-	m, err := LoadWith(testenv.TinyModel(t), Options{IntraOpThreads: 1, InterOpThreads: 1})
+	m, err := LoadWith(graphstest.TinyModel(t), Options{IntraOpThreads: 1, InterOpThreads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.Features(make([]float32, 4*4*3), 4, 4, "conv5_4"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadWith(testenv.TinyModel(t), Options{IntraOpThreads: -1}); err == nil {
+	if _, err := LoadWith(graphstest.TinyModel(t), Options{IntraOpThreads: -1}); err == nil {
 		t.Error("negative thread count accepted")
 	}
 }
@@ -256,7 +256,7 @@ func TestOtherArchitectures(t *testing.T) {
 		dir, arch, pooling, last string
 		layers                   int
 	}{{"vgg16-tiny", "vgg16", "max", "conv5_3", 13}, {"vgg19-tiny-max", "vgg19", "max", "conv5_4", 16}} {
-		m, err := Load(testenv.Path(t, "testdata", c.dir))
+		m, err := Load(graphstest.Path(t, "testdata", c.dir))
 		if err != nil {
 			t.Fatal(err)
 		}

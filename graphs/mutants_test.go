@@ -32,7 +32,7 @@ import (
 	corepb "github.com/galeone/tensorflow/tensorflow/go/core/protobuf/for_core_protos_go_proto"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/styletransfer/gostyle/runner/testenv"
+	"github.com/styletransfer/gostyle/graphs/graphstest"
 )
 
 // payloadOps are the forbidden ops the generator plants: file access, Python,
@@ -364,7 +364,7 @@ func cheapClone(saved *corepb.SavedModel) *corepb.SavedModel {
 // before TensorFlow sees the model; the planted node is named.
 func TestMutantsAreRefused(t *testing.T) {
 	t.Parallel()
-	base := readSaved(t, testenv.TinyModel(t))
+	base := readSaved(t, graphstest.TinyModel(t))
 	if vs := violations(base); len(vs) > 0 {
 		t.Fatalf("the tiny model itself is refused: %v", vs[0])
 	}
@@ -407,7 +407,7 @@ func TestMutantsAreRefused(t *testing.T) {
 // planted WriteFile runs when the model loads or its signature runs.
 func TestMutantsRunInTensorFlow(t *testing.T) {
 	t.Parallel()
-	tiny := testenv.TinyModel(t)
+	tiny := graphstest.TinyModel(t)
 	abs, err := filepath.Abs(tiny)
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 	fnpb "github.com/galeone/tensorflow/tensorflow/go/core/framework/function_go_proto"
 	nodepb "github.com/galeone/tensorflow/tensorflow/go/core/framework/node_def_go_proto"
 
-	"github.com/styletransfer/gostyle/runner/testenv"
+	"github.com/styletransfer/gostyle/graphs/graphstest"
 )
 
 // evaluateAt sets content and style targets at the given layers (computed
@@ -42,7 +42,7 @@ func evaluateAt(t *testing.T, m *Model, target, x []float32, w, h int, content, 
 // computes what the whole export computes, bit for bit: the same graph
 // functions run.
 func TestLoadForRunsKeepsTheirDepthsOnly(t *testing.T) {
-	dir := testenv.TinyModel(t)
+	dir := graphstest.TinyModel(t)
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp) // where the pruned copy is written, and removed
 	full, err := Load(dir)
@@ -118,7 +118,7 @@ func TestKeptSignaturesIgnoreUnknownLayers(t *testing.T) {
 // signature uses, and assigns it nowhere: loading holds the run's layers'
 // weights only.
 func TestPruneRestoresTheKeptSignaturesWeightsOnly(t *testing.T) {
-	dir := testenv.TinyModel(t)
+	dir := graphstest.TinyModel(t)
 	saved := readSaved(t, dir)
 	mg := saved.GetMetaGraphs()[0]
 	js, err := metadataJSON(dir, saved)

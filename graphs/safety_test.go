@@ -13,7 +13,7 @@ import (
 	corepb "github.com/galeone/tensorflow/tensorflow/go/core/protobuf/for_core_protos_go_proto"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/styletransfer/gostyle/runner/testenv"
+	"github.com/styletransfer/gostyle/graphs/graphstest"
 )
 
 // The function each tiny hostile model (graphs/testdata/hostile_models.py)
@@ -39,9 +39,9 @@ type exportedModel struct {
 
 func exportedModels(t *testing.T, fixtures string) []exportedModel {
 	ms := []exportedModel{
-		{testenv.Path(t, "testdata", "vgg19-tiny"), "vgg19", "avg", 16},
-		{testenv.Path(t, "testdata", "vgg19-tiny-max"), "vgg19", "max", 16},
-		{testenv.Path(t, "testdata", "vgg16-tiny"), "vgg16", "max", 13},
+		{graphstest.Path(t, "testdata", "vgg19-tiny"), "vgg19", "avg", 16},
+		{graphstest.Path(t, "testdata", "vgg19-tiny-max"), "vgg19", "max", 16},
+		{graphstest.Path(t, "testdata", "vgg16-tiny"), "vgg16", "max", 13},
 	}
 	for arch, layers := range map[string]int{"vgg19": 16, "vgg16": 13} {
 		for _, pooling := range []string{"avg", "max"} {
@@ -79,9 +79,9 @@ func opsOf(saved *corepb.SavedModel) map[string]bool {
 func buildHostileModels(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	cmd := exec.Command(testenv.Python(t), filepath.Join("graphs", "testdata", "hostile_models.py"), dir)
-	cmd.Dir = testenv.Root(t)
-	cmd.Env = append(os.Environ(), "PYTHONPATH="+testenv.Root(t), "TF_CPP_MIN_LOG_LEVEL=2")
+	cmd := exec.Command(graphstest.Python(t), filepath.Join("graphs", "testdata", "hostile_models.py"), dir)
+	cmd.Dir = graphstest.Root(t)
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+graphstest.Root(t), "TF_CPP_MIN_LOG_LEVEL=2")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("hostile_models.py: %v\n%s", err, out)
 	}
@@ -117,7 +117,7 @@ func readSaved(t *testing.T, dir string) *corepb.SavedModel {
 // comes last, as it writes the files the others check are absent). The build
 // is mostly a Python process: the package's other tests run meanwhile.
 func TestModelSafety(t *testing.T) {
-	testenv.EndToEnd(t) // it exports hostile models through Python: minutes
+	graphstest.EndToEnd(t) // it exports hostile models through Python: minutes
 	t.Parallel()
 	dir := buildHostileModels(t)
 
@@ -235,7 +235,7 @@ func TestModelSafety(t *testing.T) {
 // saver's save tensor reaches it; RestoreV2 only while nothing but the
 // restore op does. Rewiring a signature to them makes both refused.
 func TestSaverOpsOnlyOnTheirOwnPath(t *testing.T) {
-	saved := readSaved(t, testenv.TinyModel(t))
+	saved := readSaved(t, graphstest.TinyModel(t))
 	if vs := violations(saved); len(vs) > 0 {
 		t.Fatalf("exported model refused: %s", vs[0])
 	}
@@ -260,7 +260,7 @@ func TestSaverOpsOnlyOnTheirOwnPath(t *testing.T) {
 
 // Nodes of the meta graph itself are checked too, reached or not.
 func TestGraphNodesAreChecked(t *testing.T) {
-	saved := readSaved(t, testenv.TinyModel(t))
+	saved := readSaved(t, graphstest.TinyModel(t))
 	g := saved.GetMetaGraphs()[0].GetGraphDef()
 	g.Node = append(g.Node,
 		&nodepb.NodeDef{Name: "dead_writer", Op: "WriteFile", Input: []string{"saver_filename", "saver_filename"}},
@@ -280,15 +280,15 @@ func TestGraphNodesAreChecked(t *testing.T) {
 func copyModel(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "model")
-	if err := os.CopyFS(dir, os.DirFS(testenv.TinyModel(t))); err != nil {
+	if err := os.CopyFS(dir, os.DirFS(graphstest.TinyModel(t))); err != nil {
 		t.Fatal(err)
 	}
 	return dir
 }
 
 func TestMetadataIsReadFromTheGraphAndMustMatchItsCopy(t *testing.T) {
-	saved := readSaved(t, testenv.TinyModel(t))
-	copyText, err := os.ReadFile(filepath.Join(testenv.TinyModel(t), "assets.extra", "metadata.json"))
+	saved := readSaved(t, graphstest.TinyModel(t))
+	copyText, err := os.ReadFile(filepath.Join(graphstest.TinyModel(t), "assets.extra", "metadata.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

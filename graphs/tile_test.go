@@ -6,7 +6,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/styletransfer/gostyle/runner/testenv"
+	"github.com/styletransfer/gostyle/graphs/graphstest"
 )
 
 func TestTileGridCoversTheReceptiveField(t *testing.T) {
@@ -128,7 +128,7 @@ func TestTiledEvaluationIsExact(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.model, func(t *testing.T) {
-			m, err := Load(testenv.Path(t, "testdata", c.model))
+			m, err := Load(graphstest.Path(t, "testdata", c.model))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -172,7 +172,7 @@ func checkTiled(t *testing.T, m *Model, what string, w, h, side int, content, st
 		if err != nil {
 			t.Fatal(err)
 		}
-		g := testenv.Gram(feats[ActivationKey(l)].Value().([][][][]float32)[0])
+		g := graphstest.Gram(feats[ActivationKey(l)].Value().([][][][]float32)[0])
 		a := tg.Grams[l].Value().([][]float32)
 		var exact float64
 		for r := range g {
@@ -234,7 +234,7 @@ func TestTiledEvaluationIsExactOnTheFullVGG19(t *testing.T) {
 	if os.Getenv("CI") != "true" {
 		t.Skip("CI=true runs it (minutes on 2 cores; needs make export)")
 	}
-	m, err := Load(testenv.Path(t, "models", "vgg19-random"))
+	m, err := Load(graphstest.Path(t, "models", "vgg19-random"))
 	if err != nil {
 		t.Fatal(err)
 	}

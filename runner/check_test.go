@@ -21,7 +21,7 @@ func TestNonFiniteNamesFloat16(t *testing.T) {
 			{5, 6, float32(math.NaN()), false},
 			{5, 6, 10, true},
 		} {
-			r := &run{ex: &experiment{cfg: config.Config{Precision: prec}}, it: c.it, evals: c.evals, gradBad: c.gradBad}
+			r := &run{cfg: config.Config{Precision: prec}, it: c.it, evals: c.evals, gradBad: c.gradBad}
 			r.res.Initial.Total = 100
 			r.losses.Total = c.total
 			err := r.check()

@@ -10,10 +10,10 @@ import (
 	"testing"
 
 	"github.com/styletransfer/gostyle/graphs"
+	"github.com/styletransfer/gostyle/graphs/graphstest"
 	"github.com/styletransfer/gostyle/runner/config"
 	"github.com/styletransfer/gostyle/runner/sweep"
 	"github.com/styletransfer/gostyle/runner/sweep/cli"
-	"github.com/styletransfer/gostyle/runner/testenv"
 )
 
 // tinyFor is the tiny test model standing in for a config's model.
@@ -30,8 +30,8 @@ func tinyFor(cfg config.Config) string {
 // Every config under configs/experiments/ runs, as written, on the tiny
 // model of its architecture and pooling, small and short.
 func TestEveryExperimentConfigRuns(t *testing.T) {
-	testenv.EndToEnd(t)
-	root := testenv.Root(t)
+	graphstest.EndToEnd(t)
+	root := graphstest.Root(t)
 	t.Chdir(root) // configs name their pictures from the repository root
 	files, err := filepath.Glob(filepath.Join("configs", "experiments", "*.yaml"))
 	if err != nil || len(files) < 10 {

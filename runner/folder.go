@@ -10,6 +10,7 @@ import (
 
 	"github.com/styletransfer/gostyle/runner/config"
 	"github.com/styletransfer/gostyle/runner/picture"
+	"github.com/styletransfer/gostyle/runner/plan"
 	"github.com/styletransfer/gostyle/runner/regularfile"
 	"github.com/styletransfer/gostyle/runner/report"
 	"github.com/styletransfer/gostyle/runner/rundir"
@@ -25,32 +26,26 @@ type folder struct {
 
 // openFolder opens (or resumes) the run folder and writes the record of the
 // run: the resolved config and the model's metadata.
-func openFolder(ex *experiment, log *slog.Logger) (*folder, error) {
-	resolved, id, err := resolvedConfig(ex)
+func openFolder(ex *plan.Experiment, log *slog.Logger) (*folder, error) {
+	cfg := ex.Config()
+	id, err := cfg.ID()
 	if err != nil {
 		return nil, err
 	}
-	last := ex.scales[len(ex.scales)-1]
-	rf, err := rundir.Open(ex.dir, rundir.Options{ConfigID: id, Overwrite: ex.cfg.Overwrite,
-		StatePixels: last.width * last.height, Note: func(n string) { log.Warn(n) }})
+	last := ex.Output()
+	rf, err := rundir.Open(ex.Dir(), rundir.Options{ConfigID: id, Overwrite: cfg.Overwrite,
+		StatePixels: last.Width * last.Height, Note: func(n string) { log.Warn(n) }})
 	if err != nil {
 		return nil, err
 	}
-	f := &folder{Folder: rf, mean: ex.mean,
-		caption: map[string]string{"Software": "gostyle runner", "Comment": ex.model.Meta.Describe()}}
-	if err := f.writeRecord(ex, resolved); err != nil {
+	f := &folder{Folder: rf, mean: ex.Mean(),
+		caption: map[string]string{"Software": "gostyle runner", "Comment": ex.Model().Meta.Describe()}}
+	if err := f.writeRecord(ex, cfg.Resolved()); err != nil {
 		f.Fail(err)
 		f.Close()
 		return nil, err
 	}
 	return f, nil
-}
-
-// resolvedConfig is the config as it runs (as given: config.yaml read back
-// by -resume has the same id) and its id (config.Config.ID).
-func resolvedConfig(ex *experiment) (map[string]any, string, error) {
-	id, err := ex.cfg.ID()
-	return ex.cfg.Resolved(), id, err
 }
 
 // save writes a picture (mean added back, clipped) as a PNG, atomically.
@@ -63,18 +58,18 @@ func (f *folder) savePicture(name string, img image.Image) error {
 }
 
 // writeRecord saves the resolved config and the model's metadata.
-func (f *folder) writeRecord(ex *experiment, resolved map[string]any) error {
+func (f *folder) writeRecord(ex *plan.Experiment, resolved map[string]any) error {
 	y, err := config.YAML(resolved)
 	if err != nil {
 		return err
 	}
-	last := ex.scales[len(ex.scales)-1]
+	model, last := ex.Model(), ex.Output()
 	header := fmt.Sprintf("# resolved config of this run (rerun it, or resume it with runner -resume %s)\n# model: %s\n# device: %s\n# picture: %dx%d\n",
-		ex.dir, ex.model.Meta.Describe(), ex.model.Device, last.width, last.height)
+		ex.Dir(), model.Meta.Describe(), model.Device, last.Width, last.Height)
 	if err := f.WriteFile(rundir.ConfigName, append([]byte(header), y...)); err != nil {
 		return fmt.Errorf("write %s: %w", rundir.ConfigName, err)
 	}
-	js, err := json.MarshalIndent(ex.model.Meta, "", "  ")
+	js, err := json.MarshalIndent(model.Meta, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -85,10 +80,10 @@ func (f *folder) writeRecord(ex *experiment, resolved map[string]any) error {
 // layers.png (each layer's weighted term) and compare.png (content | style
 // | result), from the files the run wrote, each titled with the run, its
 // main settings, its iterations and the model's weights.
-func (f *folder) writeReport(ex *experiment, iterations int) error {
-	c := ex.cfg
+func (f *folder) writeReport(ex *plan.Experiment, iterations int) error {
+	c := ex.Config()
 	caption := report.Caption{Text: f.caption, Title: fmt.Sprintf("%s: %d iterations, %s, content %g, style %g, tv %g\nmodel: %s",
-		filepath.Base(ex.dir), iterations, c.Optimizer, c.ContentWeight, c.StyleWeight, c.TVWeight, ex.model.Meta.Describe())}
+		filepath.Base(ex.Dir()), iterations, c.Optimizer, c.ContentWeight, c.StyleWeight, c.TVWeight, ex.Model().Meta.Describe())}
 	plots := []struct {
 		csv, png string
 		plot     func(io.Reader, io.Writer, report.Caption) error

@@ -9,10 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
-
-	"github.com/styletransfer/gostyle/runner/testenv"
 )
 
 func writePNG(t *testing.T, path string, w, h int) {
@@ -92,38 +89,6 @@ func TestScales(t *testing.T) {
 	}
 	if !slices.Equal(its, []string{"0", "1", "2", "2", "3", "4"}) {
 		t.Errorf("iterations column %v", its)
-	}
-}
-
-// init: content starts from the content picture itself, a FILE from that
-// picture fitted to the output, style from the first style picture.
-func TestInitChoices(t *testing.T) {
-	m := loadTiny(t)
-	for _, init := range []string{"content", "style", testenv.Picture(t, "woman-with-hat-matisse.jpg")} {
-		cfg := tinyConfig(t, t.TempDir(), "width=16", "height=12", "init="+init)
-		ex, err := prepare(cfg, m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		content, styles := ex.pictures(ex.scales[0])
-		want := content.Data
-		switch init {
-		case "content":
-		case "style":
-			want = styles[0].Data
-		default:
-			want = ex.fit(ex.init, 16, 12).Data
-			if slices.Equal(want, content.Data) || slices.Equal(want, styles[0].Data) {
-				t.Fatal("the init picture is not a third picture")
-			}
-		}
-		if got := ex.startImage(content); !slices.Equal(got, want) {
-			t.Errorf("init %s: start differs", init)
-		}
-	}
-	_, err := Run(context.Background(), tinyConfig(t, t.TempDir(), "init=/no/start.png"), m, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "key init") || !strings.Contains(err.Error(), "/no/start.png") {
-		t.Errorf("missing init file: %v", err)
 	}
 }
 

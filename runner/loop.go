@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image"
 	"log/slog"
 	"math"
 	"path/filepath"
@@ -15,13 +14,15 @@ import (
 	"github.com/styletransfer/gostyle/runner/config"
 	"github.com/styletransfer/gostyle/runner/optim"
 	"github.com/styletransfer/gostyle/runner/picture"
+	"github.com/styletransfer/gostyle/runner/plan"
 	"github.com/styletransfer/gostyle/runner/progress"
 	"github.com/styletransfer/gostyle/runner/rundir"
 )
 
 // run is the state of a run across its scales.
 type run struct {
-	ex        *experiment
+	ex        *plan.Experiment
+	cfg       config.Config // ex's
 	f         *folder
 	rec       *recorder
 	rep       *progress.Reporter
@@ -51,129 +52,109 @@ func finite(v []float32) bool {
 	return acc == 0
 }
 
-func newRun(ex *experiment, f *folder, rep *progress.Reporter) (*run, error) {
-	rec, err := newRecorder(f, ex.layers, ex.model.Meta.Layers)
+// newRun opens the run's logs and says what runs: the model and the plan.
+func newRun(ex *plan.Experiment, f *folder, rep *progress.Reporter) (*run, error) {
+	rec, err := newRecorder(f, ex.Terms())
 	if err != nil {
 		return nil, err
 	}
-	log := rep.Logger()
-	r := &run{ex: ex, f: f, rec: rec, rep: rep, log: log, total: ex.iterationsBefore(len(ex.scales)), res: Result{Dir: ex.dir}}
-	md := ex.model.Meta
-	log.Info("model", "weights", md.Describe(), "device", ex.model.Device, "conv_gradient", ex.model.ConvGradient())
-	if note := ex.model.VersionNote(); note != "" {
+	log, cfg, model := rep.Logger(), ex.Config(), ex.Model()
+	r := &run{ex: ex, cfg: cfg, f: f, rec: rec, rep: rep, log: log, total: ex.IterationsBefore(len(ex.Scales())), res: Result{Dir: ex.Dir()}}
+	log.Info("model", "weights", model.Meta.Describe(), "device", model.Device, "conv_gradient", model.ConvGradient())
+	if note := model.VersionNote(); note != "" {
 		log.Warn(note)
 	}
-	last := ex.scales[len(ex.scales)-1]
-	log.Info("run", "dir", ex.dir, "size", fmt.Sprintf("%dx%d", last.width, last.height), "iterations", r.total,
-		"optimizer", ex.cfg.Optimizer, "normalization", ex.cfg.Normalization)
-	rep.Start(filepath.Base(ex.dir), r.total)
+	last := ex.Output()
+	log.Info("run", "dir", ex.Dir(), "size", fmt.Sprintf("%dx%d", last.Width, last.Height), "iterations", r.total,
+		"optimizer", cfg.Optimizer, "normalization", cfg.Normalization)
+	rep.Start(filepath.Base(ex.Dir()), r.total)
 	return r, nil
-}
-
-// fit crops and resizes a picture to width x height in the network's layout.
-func (ex *experiment) fit(img image.Image, width, height int) *picture.Tensor {
-	return picture.FromImage(picture.Fit(img, width, height), ex.mean)
-}
-
-// pictures are the content and style pictures fitted to an output size.
-// As in the notebook, style pictures are cropped to the output's aspect and
-// resized to its size, times style_scale.
-func (ex *experiment) pictures(sz size) (content *picture.Tensor, styles []*picture.Tensor) {
-	content = ex.fit(ex.content, sz.width, sz.height)
-	st := ex.styleSize(sz)
-	for _, img := range ex.styles {
-		styles = append(styles, ex.fit(img, st.width, st.height))
-	}
-	return content, styles
-}
-
-// styleSize is the size style pictures are fitted to for an output size.
-func (ex *experiment) styleSize(sz size) size {
-	return size{max(1, int(math.Round(ex.cfg.StyleScale*float64(sz.width)))), max(1, int(math.Round(ex.cfg.StyleScale*float64(sz.height))))}
-}
-
-// iterationsBefore is the iterations of the scales before scale i
-// (scale_iterations, else iterations each).
-func (ex *experiment) iterationsBefore(i int) int {
-	if len(ex.cfg.ScaleIterations) == 0 {
-		return i * ex.cfg.Iterations
-	}
-	n := 0
-	for _, k := range ex.cfg.ScaleIterations[:i] {
-		n += k
-	}
-	return n
 }
 
 // scale prepares scale i (pictures, start, targets on the one model) and
 // runs the loop on it.
 func (r *run) scale(ctx context.Context, i int) error {
-	ex, cfg := r.ex, r.ex.cfg
-	sz := ex.scales[i]
-	content, styles := ex.pictures(sz)
-	var x []float32
-	switch {
-	case r.resumed != nil:
-		if r.resumed.Width != sz.width || r.resumed.Height != sz.height {
-			return fmt.Errorf("resume: checkpoint picture is %dx%d, scale %d is %dx%d", r.resumed.Width, r.resumed.Height, i+1, sz.width, sz.height)
-		}
-		x = r.resumed.Image
-	case i == 0:
-		x = ex.startImage(content)
-	default:
-		x = ex.upsample(r.x, sz.width, sz.height)
+	ex, scales := r.ex, r.ex.Scales()
+	sz := scales[i]
+	content, styles := ex.Pictures(sz)
+	if err := r.startScale(i, sz, content); err != nil {
+		return err
 	}
-	r.x, r.content = &picture.Tensor{Width: sz.width, Height: sz.height, Data: x}, content
-	if i == 0 && r.resumed == nil {
-		if err := r.f.save(rundir.InitialName, r.x); err != nil {
-			return err
-		}
-	}
-	if i == len(ex.scales)-1 {
+	if i == len(scales)-1 {
 		if err := r.saveInputs(content, styles); err != nil {
 			return err
 		}
 	}
-	t, err := ex.targets(content, styles)
+	t, err := ex.Targets(content, styles)
 	if err != nil {
 		return err
 	}
-	eval, err := r.evaluator(sz, t)
+	eval, err := newEvaluator(ex, sz, t, r.log, func() int { return r.it })
 	if err != nil {
 		return err
 	}
 	r.rec.useTargets(t)
-	if len(ex.scales) > 1 {
-		r.log.Info("scale", "scale", fmt.Sprintf("%d/%d", i+1, len(ex.scales)), "size", fmt.Sprintf("%dx%d", sz.width, sz.height))
+	if len(scales) > 1 {
+		r.log.Info("scale", "scale", fmt.Sprintf("%d/%d", i+1, len(scales)), "size", fmt.Sprintf("%dx%d", sz.Width, sz.Height))
 	}
-	opt := newOptimizer(cfg, len(x))
-	if r.resumed != nil {
-		st := r.resumed.Optimizer
-		if err := opt.Restore(optim.State{Name: st.Name, Vectors: st.Vectors, Scalars: st.Scalars}); err != nil {
-			return fmt.Errorf("resume: %w", err)
-		}
-		r.resumed = nil
-	}
-	if err := r.optimise(ctx, eval, t, opt, ex.iterationsBefore(i+1), i); err != nil {
+	opt, err := r.newOptimizer(len(r.x.Data))
+	if err != nil {
 		return err
 	}
-	if len(ex.scales) > 1 {
-		return r.save(fmt.Sprintf("scale_%dx%d.png", sz.width, sz.height), r.x.Data)
+	if err := r.optimise(ctx, eval, t, opt, ex.IterationsBefore(i+1), i); err != nil {
+		return err
+	}
+	if len(scales) > 1 {
+		return r.save(fmt.Sprintf("scale_%dx%d.png", sz.Width, sz.Height), r.x.Data)
 	}
 	return nil
 }
 
-func newOptimizer(cfg config.Config, n int) optim.Optimizer {
-	if cfg.Optimizer == "lbfgs" {
-		return optim.NewLBFGS(n, cfg.LBFGSMemory, cfg.MaxEvaluations)
+// startScale sets the picture scale i starts from: the checkpoint resumed,
+// the plan's start picture (saved as initial.png), or the coarser scale's
+// result upsampled.
+func (r *run) startScale(i int, sz plan.Size, content *picture.Tensor) error {
+	var x []float32
+	switch {
+	case r.resumed != nil:
+		if r.resumed.Width != sz.Width || r.resumed.Height != sz.Height {
+			return fmt.Errorf("resume: checkpoint picture is %dx%d, scale %d is %dx%d", r.resumed.Width, r.resumed.Height, i+1, sz.Width, sz.Height)
+		}
+		x = r.resumed.Image
+	case i == 0:
+		x = r.ex.StartImage(content)
+	default:
+		x = r.ex.Upsample(r.x, sz.Width, sz.Height)
 	}
-	return optim.AdamLoop{Adam: optim.NewAdam(n, cfg.LearningRate, cfg.Beta1, cfg.Beta2, cfg.Epsilon)}
+	r.x, r.content = &picture.Tensor{Width: sz.Width, Height: sz.Height, Data: x}, content
+	if i == 0 && r.resumed == nil {
+		return r.f.save(rundir.InitialName, r.x)
+	}
+	return nil
+}
+
+// newOptimizer is the config's optimizer for n values, restored from the
+// checkpoint when the run resumes.
+func (r *run) newOptimizer(n int) (optim.Optimizer, error) {
+	cfg := r.cfg
+	var opt optim.Optimizer = optim.AdamLoop{Adam: optim.NewAdam(n, cfg.LearningRate, cfg.Beta1, cfg.Beta2, cfg.Epsilon)}
+	if cfg.Optimizer == "lbfgs" {
+		opt = optim.NewLBFGS(n, cfg.LBFGSMemory, cfg.MaxEvaluations)
+	}
+	if r.resumed != nil {
+		st := r.resumed.Optimizer
+		if err := opt.Restore(optim.State{Name: st.Name, Vectors: st.Vectors, Scalars: st.Scalars}); err != nil {
+			return nil, fmt.Errorf("resume: %w", err)
+		}
+		r.resumed = nil
+	}
+	return opt, nil
 }
 
 // optimise is the loop, as the paper reads: evaluate, check, record, step,
 // checkpoint, until iteration end (or the context ends). The picture left
 // in x is the optimizer's accepted point, evaluated in the last row.
-func (r *run) optimise(ctx context.Context, eval evaluator, t *scaleTargets, opt optim.Optimizer, end, scale int) error {
+func (r *run) optimise(ctx context.Context, eval evaluator, t *plan.ScaleTargets, opt optim.Optimizer, end, scale int) error {
 	x := r.x.Data
 	grad := make([]float32, len(x))
 	settled, stalled := false, false
@@ -185,7 +166,7 @@ func (r *run) optimise(ctx context.Context, eval evaluator, t *scaleTargets, opt
 			return fmt.Errorf("iteration %d: %w", r.it, err)
 		}
 		r.gradBad = !finite(grad)
-		t.adjust(&r.losses)
+		t.Adjust(&r.losses)
 		r.evals++
 		if err := r.check(); err != nil {
 			return err
@@ -221,17 +202,24 @@ func (r *run) optimise(ctx context.Context, eval evaluator, t *scaleTargets, opt
 		if r.it == end {
 			opt.Settle(x) // L-BFGS: back to the accepted point, evaluated in the last row
 		}
-		if every := r.ex.cfg.CheckpointEvery; every > 0 && r.it%every == 0 {
-			name := rundir.CheckpointName(r.it)
-			if err := r.save(name, opt.Current(x)); err != nil {
-				return err
-			}
-			r.log.Info("checkpoint", "file", name)
-			if err := r.checkpoint(opt.Current(x), opt, scale, r.evals); err != nil {
-				return err
-			}
+		if err := r.checkpointEvery(x, opt, scale); err != nil {
+			return err
 		}
 	}
+}
+
+// checkpointEvery writes, every checkpoint_every iterations, the picture as
+// styled_NNNN.png and the state to resume from.
+func (r *run) checkpointEvery(x []float32, opt optim.Optimizer, scale int) error {
+	if every := r.cfg.CheckpointEvery; every <= 0 || r.it%every != 0 {
+		return nil
+	}
+	name := rundir.CheckpointName(r.it)
+	if err := r.save(name, opt.Current(x)); err != nil {
+		return err
+	}
+	r.log.Info("checkpoint", "file", name)
+	return r.checkpoint(opt.Current(x), opt, scale, r.evals)
 }
 
 // checkpoint saves the state to resume from: the picture at iteration r.it
@@ -268,7 +256,7 @@ func (r *run) resume() (int, error) {
 	r.resumed, r.it = &st, st.Iteration
 	r.evals, r.offset, r.tfSeconds = int(st.Extra["evaluations"]), st.Extra["seconds"], st.Extra["tf_seconds"]
 	r.res.Initial.Total = float32(st.Extra["initial_total"])
-	r.log.Info("resuming", "dir", r.ex.dir, "iteration", st.Iteration)
+	r.log.Info("resuming", "dir", r.ex.Dir(), "iteration", st.Iteration)
 	return int(st.Extra["scale"]), nil
 }
 
@@ -285,9 +273,9 @@ func (r *run) check() error {
 		return fmt.Errorf("iteration %d: the loss became %v: the optimizer diverged; try a smaller learning_rate%s", r.it, r.losses.Total, r.float16Hint())
 	case r.gradBad:
 		return fmt.Errorf("iteration %d: the gradient holds NaN or Inf values: the optimizer diverged; try a smaller learning_rate%s", r.it, r.float16Hint())
-	case r.ex.cfg.DivergenceFactor > 0 && r.evals > 1 && start > 0 && total > r.ex.cfg.DivergenceFactor*start:
+	case r.cfg.DivergenceFactor > 0 && r.evals > 1 && start > 0 && total > r.cfg.DivergenceFactor*start:
 		return fmt.Errorf("iteration %d: the loss grew from %.4g to %.4g, over divergence_factor (%g) times its start: the optimizer diverges; try a smaller learning_rate (divergence_factor: 0 turns this check off)",
-			r.it, start, total, r.ex.cfg.DivergenceFactor)
+			r.it, start, total, r.cfg.DivergenceFactor)
 	}
 	return nil
 }
@@ -295,7 +283,7 @@ func (r *run) check() error {
 // float16Hint names the likelier cause of a non-finite number under
 // precision float16: the GPU's float16 products overflow past 65504.
 func (r *run) float16Hint() string {
-	if r.ex.cfg.Precision != "float16" {
+	if r.cfg.Precision != "float16" {
 		return ""
 	}
 	return ", or precision float32 (float16 overflows past 65504)"
@@ -328,10 +316,11 @@ func cloneLosses(l graphs.Losses) graphs.Losses {
 // colours when preserve_colors is set.
 func (r *run) save(name string, data []float32) error {
 	t := &picture.Tensor{Width: r.x.Width, Height: r.x.Height, Data: data}
-	if !r.ex.cfg.PreserveColors {
+	if !r.cfg.PreserveColors {
 		return r.f.save(name, t)
 	}
-	img := picture.PreserveColors(t.Image(r.ex.mean), r.content.Image(r.ex.mean))
+	mean := r.ex.Mean()
+	img := picture.PreserveColors(t.Image(mean), r.content.Image(mean))
 	return r.f.savePicture(name, img)
 }
 

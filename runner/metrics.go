@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/styletransfer/gostyle/graphs"
+	"github.com/styletransfer/gostyle/runner/plan"
 	"github.com/styletransfer/gostyle/runner/rundir"
 )
 
@@ -13,31 +14,20 @@ import (
 // term, columns decided once from the layer plan).
 type recorder struct {
 	metrics, layers *rundir.CSV
-	columns         []layerTerm
+	columns         []plan.Term
 	coef            []float32 // the current scale's coefficient per column
 }
 
-// layerTerm is one column of layers.csv: a layer's content or style term.
-type layerTerm struct {
-	index int
-	style bool
-}
-
-func newRecorder(f *folder, p layerPlan, layerNames []string) (*recorder, error) {
-	r := &recorder{}
+// newRecorder opens (appends to) the run's two logs; layers.csv has a column
+// per term of the plan.
+func newRecorder(f *folder, terms []plan.Term) (*recorder, error) {
+	r := &recorder{columns: terms}
 	header := "iteration"
-	for i, l := range layerNames {
-		for _, c := range p.content {
-			if c.index == i {
-				r.columns = append(r.columns, layerTerm{i, false})
-				header += ",content_" + l
-			}
-		}
-		for _, s := range p.style {
-			if s.index == i {
-				r.columns = append(r.columns, layerTerm{i, true})
-				header += ",style_" + l
-			}
+	for _, c := range terms {
+		if c.Style {
+			header += ",style_" + c.Layer
+		} else {
+			header += ",content_" + c.Layer
 		}
 	}
 	r.coef = make([]float32, len(r.columns))
@@ -53,12 +43,12 @@ func newRecorder(f *folder, p layerPlan, layerNames []string) (*recorder, error)
 }
 
 // useTargets takes the coefficients of a scale's targets.
-func (r *recorder) useTargets(t *scaleTargets) {
+func (r *recorder) useTargets(t *plan.ScaleTargets) {
 	for i, c := range r.columns {
-		if c.style {
-			r.coef[i] = t.StyleWeights[c.index]
+		if c.Style {
+			r.coef[i] = t.StyleWeights[c.Index]
 		} else {
-			r.coef[i] = t.ContentWeights[c.index]
+			r.coef[i] = t.ContentWeights[c.Index]
 		}
 	}
 }
@@ -75,9 +65,9 @@ func (r *recorder) record(it, evals int, l *graphs.Losses, seconds, tfSeconds fl
 	r.metrics.Seconds(tfSeconds)
 	r.layers.Begin(it)
 	for i, c := range r.columns {
-		raw := l.ContentLayers[c.index]
-		if c.style {
-			raw = l.StyleLayers[c.index]
+		raw := l.ContentLayers[c.Index]
+		if c.Style {
+			raw = l.StyleLayers[c.Index]
 		}
 		r.layers.Float32(r.coef[i] * raw)
 	}

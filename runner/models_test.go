@@ -11,17 +11,17 @@ import (
 	"testing"
 
 	"github.com/styletransfer/gostyle/graphs"
+	"github.com/styletransfer/gostyle/graphs/graphstest"
 	"github.com/styletransfer/gostyle/runner/config"
 	"github.com/styletransfer/gostyle/runner/sweep"
 	"github.com/styletransfer/gostyle/runner/sweep/cli"
-	"github.com/styletransfer/gostyle/runner/testenv"
 )
 
 // Every model a shipped config names (every sweep point's too) is one `make models`
 // makes, `make <model>` exports exactly it, and the runner's "no such folder" error for
 // it names that command.
 func TestShippedModels(t *testing.T) {
-	root := testenv.Root(t)
+	root := graphstest.Root(t)
 	t.Chdir(root)
 	makefile, err := os.ReadFile("Makefile")
 	if err != nil {

@@ -8,7 +8,8 @@ import (
 	"testing"
 
 	"github.com/styletransfer/gostyle/graphs"
-	"github.com/styletransfer/gostyle/runner/testenv"
+	"github.com/styletransfer/gostyle/graphs/graphstest"
+	"github.com/styletransfer/gostyle/runner/plan"
 )
 
 // Each normalisation's losses, as the graph reports them through our
@@ -17,7 +18,7 @@ import (
 // (testdata/normalization_reference.py) from the raw activations.
 func TestNormalizationsMatchNumPy(t *testing.T) {
 	m := loadTiny(t)
-	styles := "[" + testenv.Picture(t, "starry_night.jpg") + ", " + testenv.Picture(t, "woman-with-hat-matisse.jpg") + "]"
+	styles := "[" + graphstest.Picture(t, "starry_night.jpg") + ", " + graphstest.Picture(t, "woman-with-hat-matisse.jpg") + "]"
 	for _, norm := range []string{"notebook", "paper", "neural-style", "jcjohnson", "keras"} {
 		t.Run(norm, func(t *testing.T) {
 			tv := "0.01"
@@ -25,25 +26,25 @@ func TestNormalizationsMatchNumPy(t *testing.T) {
 				"style_blend_weights=[1, 3]", "content_layers={conv4_2: 2}", "content_weight_blend=0.7",
 				"style_layers={conv1_1: 1, conv2_1: 0.5, conv3_1: 2}", "style_layer_weight_exp=1.5",
 				"content_weight=3", "style_weight=50", "tv_weight="+tv)
-			ex, err := prepare(cfg, m)
+			ex, err := plan.Prepare(cfg, m)
 			if err != nil {
 				t.Fatal(err)
 			}
-			content, stylePics := ex.pictures(ex.scales[0])
+			content, stylePics := ex.Pictures(ex.Scales()[0])
 			w, h := content.Width, content.Height
-			tg, err := ex.targets(content, stylePics)
+			tg, err := ex.Targets(content, stylePics)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if err := m.SetTargets(tg.Targets); err != nil {
 				t.Fatal(err)
 			}
-			x := ex.startImage(content)
+			x := ex.StartImage(content)
 			var l graphs.Losses
 			if err := m.NewEvaluator(w, h).Evaluate(x, make([]float32, len(x)), &l); err != nil {
 				t.Fatal(err)
 			}
-			tg.adjust(&l)
+			tg.Adjust(&l)
 
 			act := func(img []float32, layer string) any {
 				r, err := m.Features(img, w, h, graphs.ActivationKey(layer))
@@ -79,7 +80,7 @@ func TestNormalizationsMatchNumPy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command(testenv.Python(t), "testdata/normalization_reference.py")
+			cmd := exec.Command(graphstest.Python(t), "testdata/normalization_reference.py")
 			cmd.Stdin = bytes.NewReader(in)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr

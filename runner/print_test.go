@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/styletransfer/gostyle/runner/plan"
 )
 
 // scale_iterations gives each scale its own iteration count, coarse to fine,
@@ -13,14 +15,17 @@ import (
 func TestScaleIterationsAndATiledFinestScale(t *testing.T) {
 	out := t.TempDir()
 	cfg := tinyConfig(t, out, "scales=[64, 200]", "scale_iterations=[3, 2]", "tile=96", "checkpoint_every=0")
-	ex, err := prepare(cfg, loadTiny(t))
+	m := loadTiny(t)
+	ex, err := plan.Prepare(cfg, m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ex.tilings[ex.scales[0]].side != 0 || ex.tilings[ex.scales[1]].side != 96 {
-		t.Errorf("tilings %+v: want the 64 px scale untiled (one tile), the 200 px one in tiles of 96", ex.tilings)
+	coarse, _, _ := ex.Tiles(ex.Scales()[0])
+	fine, _, _ := ex.Tiles(ex.Scales()[1])
+	if coarse != 0 || fine != 96 {
+		t.Errorf("tiles %d and %d: want the 64 px scale untiled (one tile), the 200 px one in tiles of 96", coarse, fine)
 	}
-	res, err := Run(context.Background(), cfg, ex.model, io.Discard)
+	res, err := Run(context.Background(), cfg, m, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

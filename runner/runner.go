@@ -1,16 +1,14 @@
-// Package runner runs one style-transfer experiment: it prepares the
-// pictures and decides the layers once, computes the targets (per scale),
-// drives the optimizer over the model's loss-and-gradient signature, and
-// writes the run folder (resolved config, metrics, checkpoints, final picture).
+// Package runner runs one style-transfer experiment: it takes the plan of
+// the experiment (runner/plan: pictures, layers, sizes, tiling, targets,
+// decided before anything is written), opens the run folder (on
+// runner/rundir) and drives the optimizer over the model's
+// loss-and-gradient signature, scale by scale.
 //
-// Files: prepare.go (pictures, sizes, layers decided once), normalize.go
-// (the named loss normalisations), targets.go (target features, blended
-// Grams and coefficients, per scale), tv.go (TV coefficients), start.go
-// (start image, upsampling between scales), folder.go (the run folder, on
-// runner/rundir), metrics.go (metrics and layer columns), tile.go (which
-// picture sizes run in exact tiles, and of what side: keys tile and
-// max_memory), loop.go (per scale: evaluate, check, record, step,
-// checkpoint; resume; finish).
+// Files, top down: runner.go (Run, RunWith), loop.go (per scale: start,
+// targets, evaluate, check, record, step, checkpoint; resume; finish), then
+// what the loop uses: evaluator.go (untiled or in exact tiles, as the plan
+// says), metrics.go (metrics.csv and layers.csv rows), folder.go (the run
+// folder's pictures, record and report), result.go (Result).
 package runner
 
 import (
@@ -19,23 +17,9 @@ import (
 
 	"github.com/styletransfer/gostyle/graphs"
 	"github.com/styletransfer/gostyle/runner/config"
+	"github.com/styletransfer/gostyle/runner/plan"
 	"github.com/styletransfer/gostyle/runner/progress"
 )
-
-// Result describes a finished (or interrupted) run.
-type Result struct {
-	Dir         string // the run folder
-	Final       string // path of the final picture
-	Iterations  int    // iterations completed (all scales)
-	Evaluations int    // loss-and-gradient evaluations
-	Interrupted bool   // stopped early by the context
-	Initial     graphs.Losses
-	Last        graphs.Losses
-	Seconds     float64 // optimisation wall time
-	// PerIteration is the steady pace: seconds per iteration after the first
-	// evaluation, which also pays for TensorFlow's one-off graph optimisation.
-	PerIteration float64
-}
 
 // Run executes cfg on model. Bad input is reported before the run folder is
 // created. The folder (runner/rundir) is locked while the run writes it, its
@@ -50,12 +34,12 @@ func Run(ctx context.Context, cfg config.Config, model *graphs.Model, log io.Wri
 // RunWith is Run reporting through rep: a progress bar on a terminal, slog
 // lines elsewhere (see runner/progress).
 func RunWith(ctx context.Context, cfg config.Config, model *graphs.Model, rep *progress.Reporter) (res *Result, err error) {
-	ex, err := prepare(cfg, model)
+	ex, err := plan.Prepare(cfg, model)
 	if err != nil {
 		return nil, err
 	}
 	log := rep.Logger()
-	if note := cropNote(cfg, ex.content, ex.scales[len(ex.scales)-1]); note != "" {
+	if note := ex.CropNote(); note != "" {
 		log.Warn(note)
 	}
 	f, err := openFolder(ex, log)
@@ -80,7 +64,7 @@ func RunWith(ctx context.Context, cfg config.Config, model *graphs.Model, rep *p
 	if err != nil {
 		return nil, err
 	}
-	for i := first; i < len(ex.scales) && !r.res.Interrupted; i++ {
+	for i := first; i < len(ex.Scales()) && !r.res.Interrupted; i++ {
 		if err := r.scale(ctx, i); err != nil {
 			return nil, err
 		}

@@ -14,14 +14,15 @@ import (
 	"testing"
 
 	"github.com/styletransfer/gostyle/graphs"
+	"github.com/styletransfer/gostyle/graphs/graphstest"
 	"github.com/styletransfer/gostyle/runner/config"
-	"github.com/styletransfer/gostyle/runner/testenv"
+	"github.com/styletransfer/gostyle/runner/plan"
 )
 
 func tinyConfig(t *testing.T, out string, sets ...string) config.Config {
 	t.Helper()
 	yaml := fmt.Sprintf("model: %s\ncontent: %s\nstyle: %s\noutput: %s\n",
-		testenv.TinyModel(t), testenv.Picture(t, "shipwreck.jpg"), testenv.Picture(t, "starry_night.jpg"), out)
+		graphstest.TinyModel(t), graphstest.Picture(t, "shipwreck.jpg"), graphstest.Picture(t, "starry_night.jpg"), out)
 	cfg, err := config.Load(config.Source{Name: "test", Data: []byte(yaml)}, sets)
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +32,7 @@ func tinyConfig(t *testing.T, out string, sets ...string) config.Config {
 
 func loadTiny(t *testing.T) *graphs.Model {
 	t.Helper()
-	m, err := graphs.Load(testenv.TinyModel(t))
+	m, err := graphs.Load(graphstest.TinyModel(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,20 +144,20 @@ func TestNotebookLossMatchesSeedFormulas(t *testing.T) {
 	m := loadTiny(t)
 	cfg := tinyConfig(t, t.TempDir(), "width=40", "height=32", "style_layers={conv1_1: 1, conv3_1: 0.5}",
 		"content_layers={conv2_2: 2}", "style_weight=50", "content_weight=3")
-	ex, err := prepare(cfg, m)
+	ex, err := plan.Prepare(cfg, m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	content, styles := ex.pictures(ex.scales[0])
+	content, styles := ex.Pictures(ex.Scales()[0])
 	width, height := content.Width, content.Height
-	tg, err := ex.targets(content, styles)
+	tg, err := ex.Targets(content, styles)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := m.SetTargets(tg.Targets); err != nil {
 		t.Fatal(err)
 	}
-	x := ex.startImage(content)
+	x := ex.StartImage(content)
 	e := m.NewEvaluator(width, height)
 	var l graphs.Losses
 	if err := e.Evaluate(x, make([]float32, len(x)), &l); err != nil {
@@ -187,7 +188,7 @@ func TestNotebookLossMatchesSeedFormulas(t *testing.T) {
 	wantStyle := 0.0
 	for layer, w := range map[string]float64{"conv1_1": 1, "conv3_1": 0.5} {
 		xa, sa := act(x, layer), act(styles[0].Data, layer)
-		G, A := testenv.Gram(xa), testenv.Gram(sa)
+		G, A := graphstest.Gram(xa), graphstest.Gram(sa)
 		M, N := float64(len(xa)*len(xa[0])), float64(len(xa[0][0]))
 		s := 0.0
 		for i := range G {
@@ -215,8 +216,8 @@ func TestBadInputWritesNothing(t *testing.T) {
 		want string
 	}{
 		{[]string{"content=/no/such.jpg"}, "/no/such.jpg"},
-		{[]string{"style=[" + testenv.Picture(t, "starry_night.jpg") + ", /no/style.png]"}, "/no/style.png"},
-		{[]string{"content=" + testenv.Path(t, "go.mod")}, "not a JPEG, PNG or GIF"},
+		{[]string{"style=[" + graphstest.Picture(t, "starry_night.jpg") + ", /no/style.png]"}, "/no/style.png"},
+		{[]string{"content=" + graphstest.Path(t, "go.mod")}, "not a JPEG, PNG or GIF"},
 		{[]string{"style_layers={conv9_1: 1}"}, `key style_layers: model`},
 		{[]string{"pooling=max"}, "key pooling"},
 		{[]string{"style_weight=0", "content_layers={conv4_2: 0}"}, "nothing to optimise"},
@@ -250,32 +251,12 @@ func TestInterruptedRunKeepsAFinishedFolder(t *testing.T) {
 	}
 }
 
-func TestStartImageIsSeededNoiseBlend(t *testing.T) {
-	cfg := tinyConfig(t, t.TempDir(), "width=16", "height=12", "noise_ratio=0.7")
-	ex, err := prepare(cfg, loadTiny(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	content, _ := ex.pictures(ex.scales[0])
-	a, b := ex.startImage(content), ex.startImage(content)
-	for i := range a {
-		noise := (a[i] - 0.3*content.Data[i]) / 0.7
-		if a[i] != b[i] || noise < -20.001 || noise > 20.001 {
-			t.Fatalf("pixel %d: %g %g (noise %g)", i, a[i], b[i], noise)
-		}
-	}
-	ex.cfg.Seed = 1
-	if c := ex.startImage(content); c[0] == a[0] && c[1] == a[1] {
-		t.Error("seed does not change the noise")
-	}
-}
-
 // Several style pictures run as one target (their blended Grams) and each
 // is saved beside the result.
 func TestSeveralStylePictures(t *testing.T) {
 	out := t.TempDir()
 	cfg := tinyConfig(t, out, "width=32", "height=24", "iterations=3",
-		"style=["+testenv.Picture(t, "starry_night.jpg")+", "+testenv.Picture(t, "woman-with-hat-matisse.jpg")+"]")
+		"style=["+graphstest.Picture(t, "starry_night.jpg")+", "+graphstest.Picture(t, "woman-with-hat-matisse.jpg")+"]")
 	res, err := Run(context.Background(), cfg, loadTiny(t), io.Discard)
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/styletransfer/gostyle/graphs"
-	"github.com/styletransfer/gostyle/runner/testenv"
+	"github.com/styletransfer/gostyle/graphs/graphstest"
 )
 
 func readPNG(t *testing.T, path string) image.Image {
@@ -77,7 +77,7 @@ func absDiff(a, b uint32) uint32 {
 // VGG16, a content blend, two blended styles, a large style_scale, odd
 // sizes, Adam and L-BFGS.
 func TestTiledRunsEndAtTheUntiledPicture(t *testing.T) {
-	styles := "style=[" + testenv.Picture(t, "starry_night.jpg") + "," + testenv.Picture(t, "woman-with-hat-matisse.jpg") + "]"
+	styles := "style=[" + graphstest.Picture(t, "starry_night.jpg") + "," + graphstest.Picture(t, "woman-with-hat-matisse.jpg") + "]"
 	cases := []struct {
 		model string
 		sets  []string
@@ -95,7 +95,7 @@ func TestTiledRunsEndAtTheUntiledPicture(t *testing.T) {
 			m := models[c.model]
 			if m == nil {
 				var err error
-				if m, err = graphs.Load(testenv.Path(t, "testdata", c.model)); err != nil {
+				if m, err = graphs.Load(graphstest.Path(t, "testdata", c.model)); err != nil {
 					t.Fatal(err)
 				}
 				models[c.model] = m
@@ -104,7 +104,7 @@ func TestTiledRunsEndAtTheUntiledPicture(t *testing.T) {
 			var last []graphs.Losses
 			for _, tile := range []string{"0", "96"} {
 				out := t.TempDir()
-				sets := append([]string{"model=" + testenv.Path(t, "testdata", c.model), "width=197", "height=131",
+				sets := append([]string{"model=" + graphstest.Path(t, "testdata", c.model), "width=197", "height=131",
 					"iterations=10", "learning_rate=2", "tile=" + tile}, c.sets...)
 				res, err := Run(context.Background(), tinyConfig(t, out, sets...), m, io.Discard)
 				if err != nil {
@@ -143,36 +143,5 @@ func TestBadTilingIsRefusedBeforeAnythingIsWritten(t *testing.T) {
 		if entries, _ := os.ReadDir(out); len(entries) != 0 {
 			t.Errorf("%v: wrote %d entries", c.sets, len(entries))
 		}
-	}
-}
-
-func TestTileAutoPicksTheLargestTileThatFits(t *testing.T) {
-	m := loadTiny(t)
-	cfg := tinyConfig(t, t.TempDir(), "max_size=4000", "tile=auto", "max_memory=2.05")
-	ex, err := prepare(cfg, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sz := ex.scales[0]
-	tl := ex.tilings[sz]
-	if tl.side == 0 || tl.side%16 != 0 || tl.need > 2.05e9 {
-		t.Fatalf("tiling %+v", tl)
-	}
-	// The next tile up would not fit: bytes per pixel of the layers to conv5_1
-	// (channels / stride^2, 4 bytes, tileCopies), the held vectors.
-	var floats float64
-	for i, c := range m.Meta.Channels[:13] {
-		s := float64(m.Meta.Stride(i))
-		floats += float64(c) / (s * s)
-	}
-	side := tl.side + 16
-	in := float64(min(side+2*80, sz.width) * min(side+2*80, sz.height))
-	if need := tiledBaseBytes + tileCopies*4*floats*in + ex.heldBytes(sz.width, sz.height); need <= 2.05e9 {
-		t.Errorf("tile %d: %d would fit too (%g bytes)", tl.side, side, need)
-	}
-	// A picture that fits untiled runs untiled.
-	cfg = tinyConfig(t, t.TempDir(), "width=64", "height=48", "tile=auto")
-	if ex, err = prepare(cfg, m); err != nil || ex.tilings[ex.scales[0]].side != 0 {
-		t.Errorf("64x48 auto: %+v, %v", ex.tilings, err)
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/styletransfer/gostyle/runner"
 	"github.com/styletransfer/gostyle/runner/config"
 	"github.com/styletransfer/gostyle/runner/live"
+	"github.com/styletransfer/gostyle/runner/plan"
 	"github.com/styletransfer/gostyle/runner/progress"
 	"github.com/styletransfer/gostyle/runner/rundir"
 	"github.com/styletransfer/gostyle/runner/sweep"
@@ -257,7 +258,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		defer srv.Close()
 	}
-	model, err := loadModel(cfg, o.trust, stdout, [][]string{runner.UsedLayers(cfg)})
+	model, err := loadModel(cfg, o.trust, stdout, [][]string{plan.UsedLayers(cfg)})
 	if err == nil {
 		o.progress.Every = cfg.LogEvery
 		rep := progress.New(stdout, o.progress)
@@ -514,7 +515,7 @@ func sweepRuns(batch []sweep.Point, key graphs.PoolKey, trust bool) [][]string {
 	var runs [][]string
 	for _, p := range batch {
 		if modelKey(p.Config, trust) == key {
-			runs = append(runs, runner.UsedLayers(p.Config))
+			runs = append(runs, plan.UsedLayers(p.Config))
 		}
 	}
 	return runs

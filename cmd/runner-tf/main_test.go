@@ -10,8 +10,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/styletransfer/gostyle/graphs/graphstest"
 	"github.com/styletransfer/gostyle/runner/rundir"
-	"github.com/styletransfer/gostyle/runner/testenv"
 )
 
 // The test binary doubles as the runner: with RUNNER_AS_MAIN=1 it runs
@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 // asMain is the test binary run as the runner, from the repository root.
 func asMain(t *testing.T, args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Dir = testenv.Root(t)
+	cmd.Dir = graphstest.Root(t)
 	cmd.Env = append(os.Environ(), "RUNNER_AS_MAIN=1", "TF_CPP_MIN_LOG_LEVEL=2")
 	return cmd
 }
@@ -140,7 +140,7 @@ func TestBadInputIsOneClearLine(t *testing.T) {
 // them, a run folder marked interrupted, and the command that resumes it,
 // which then finishes the run.
 func TestSignalCheckpointsAndResumes(t *testing.T) {
-	testenv.EndToEnd(t)
+	graphstest.EndToEnd(t)
 	for _, tc := range []struct {
 		sig  syscall.Signal
 		exit int

@@ -37,8 +37,8 @@ import (
 	corepb "github.com/galeone/tensorflow/tensorflow/go/core/protobuf/for_core_protos_go_proto"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/styletransfer/gostyle/graphs/graphstest"
 	"github.com/styletransfer/gostyle/runner/rundir"
-	"github.com/styletransfer/gostyle/runner/testenv"
 )
 
 // runName is the run folder the paper config makes under -out.
@@ -282,7 +282,7 @@ func compareRuns(t *testing.T, want, got string) {
 // even ones by running the same command again. The kill points come from a
 // time-seeded generator; the seed is logged to replay a failure.
 func TestKillAndResumeIsExact(t *testing.T) {
-	testenv.EndToEnd(t)
+	graphstest.EndToEnd(t)
 	t.Parallel()
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("KILL_SEED"); s != "" {
@@ -384,7 +384,7 @@ func TestKillAndResumeIsExact(t *testing.T) {
 // works, a second one on the same folder refuses in one line naming its pid
 // and host, and the first finishes undisturbed, its files whole.
 func TestSIGTERMThenSameCommandAndSecondRunner(t *testing.T) {
-	testenv.EndToEnd(t)
+	graphstest.EndToEnd(t)
 	t.Parallel()
 	out := t.TempDir()
 	dir := filepath.Join(out, runName)
@@ -449,7 +449,7 @@ func TestSIGTERMThenSameCommandAndSecondRunner(t *testing.T) {
 // A second signal ends the runner at once, with one line on stderr, and the
 // last checkpoint stays whole (its CRC checks) and resumable.
 func TestSecondSignalStopsAtOnce(t *testing.T) {
-	testenv.EndToEnd(t)
+	graphstest.EndToEnd(t)
 	t.Parallel()
 	out := t.TempDir()
 	dir := filepath.Join(out, runName)
@@ -509,7 +509,7 @@ func hashes(t *testing.T, dir string) map[string]string {
 // stops with one line naming the file, leaves the earlier run and its own
 // last checkpoint whole, and resumes to the end once the filler is deleted.
 func TestDiskFullMidRun(t *testing.T) {
-	testenv.EndToEnd(t)
+	graphstest.EndToEnd(t)
 	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("skipped: mounting a small tmpfs needs root (run as root, e.g. in .ci/run)")
@@ -601,7 +601,7 @@ func equalMaps(a, b map[string]string) bool {
 // copyTiny copies the tiny model into dst, so a test can alter it.
 func copyTiny(t *testing.T, dst string) {
 	t.Helper()
-	src := testenv.TinyModel(t)
+	src := graphstest.TinyModel(t)
 	err := filepath.Walk(src, func(path string, info os.FileInfo, err error) error {
 		if err != nil {
 			return err
@@ -775,7 +775,7 @@ func TestBadInputTable(t *testing.T) {
 			t.Errorf("the finished run changed")
 		}
 	}
-	jpeg, err := os.ReadFile(testenv.Picture(t, "starry_night.jpg"))
+	jpeg, err := os.ReadFile(graphstest.Picture(t, "starry_night.jpg"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,14 +6,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/styletransfer/gostyle/runner/testenv"
+	"github.com/styletransfer/gostyle/graphs/graphstest"
 )
 
 // What the README and -status say a sweep rerun does with a point done with other
 // settings, the real runner does: the rerun fails it naming -overwrite, -status shows it
 // stale with the note, a rerun with -overwrite runs it again, and a run after that skips it.
 func TestSweepRerunOfChangedPoints(t *testing.T) {
-	testenv.EndToEnd(t)
+	graphstest.EndToEnd(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "s.yaml")
 	out := filepath.Join(dir, "out")

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/styletransfer/gostyle/runner/testenv"
+	"github.com/styletransfer/gostyle/graphs/graphstest"
 )
 
 // buildRunner builds the launcher and runner-tf side by side, as `make
@@ -16,7 +16,7 @@ import (
 func buildRunner(t *testing.T) string {
 	t.Helper()
 	bin := t.TempDir()
-	root := testenv.Root(t)
+	root := graphstest.Root(t)
 	for _, b := range []struct{ out, pkg, cgo string }{
 		{"runner", "./cmd/runner", "0"},
 		{"runner-tf", "./cmd/runner-tf", os.Getenv("CGO_ENABLED")},
@@ -38,9 +38,9 @@ func buildRunner(t *testing.T) string {
 // default on Intel CPUs with AVX-512); TF_ENABLE_ONEDNN_OPTS=1 forces them on
 // any CPU. The real binary's stderr must hold only the runner's own lines.
 func TestStderrHoldsOnlyRunnerLines(t *testing.T) {
-	testenv.EndToEnd(t)
+	graphstest.EndToEnd(t)
 	runner := buildRunner(t)
-	root := testenv.Root(t)
+	root := graphstest.Root(t)
 	for _, onednn := range []string{"1", "0"} {
 		run := func(args ...string) (string, string, int) {
 			cmd := exec.Command(runner, args...)
@@ -83,7 +83,7 @@ func buildLauncher(t *testing.T) string {
 	t.Helper()
 	bin := t.TempDir()
 	cmd := exec.Command("go", "build", "-o", filepath.Join(bin, "runner"), "./cmd/runner")
-	cmd.Dir = testenv.Root(t)
+	cmd.Dir = graphstest.Root(t)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

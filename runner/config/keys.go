@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/styletransfer/gostyle/runner/normalize"
 )
 
 // key is one config key: its name, where it lives in Config (which also
@@ -31,9 +33,6 @@ const (
 	// Canonical and ID, so changing it keeps a run's identity (and its resume).
 	notInID
 )
-
-// Normalizations lists the accepted values of the normalization key.
-var Normalizations = []string{"notebook", "paper", "neural-style", "jcjohnson", "keras"}
 
 // Optimizers lists the accepted values of the optimizer key.
 var Optimizers = []string{"adam", "lbfgs"}
@@ -145,7 +144,7 @@ var keys = []key{
 		"the k-th used style layer (model order, from 0) has its weight multiplied by exp^k", 0},
 	{"tv_weight", func(c *Config) any { return &c.TVWeight }, 0.0, nonNegative(func(c *Config) float64 { return c.TVWeight }),
 		"total-variation weight", 0},
-	{"normalization", func(c *Config) any { return &c.Normalization }, "notebook", oneOf(func(c *Config) string { return c.Normalization }, Normalizations),
+	{"normalization", func(c *Config) any { return &c.Normalization }, "notebook", oneOf(func(c *Config) string { return c.Normalization }, normalize.Names()),
 		"how raw per-layer sums are scaled (see Normalisations)", 0},
 	{"pooling", func(c *Config) any { return &c.Pooling }, "", oneOf(func(c *Config) string { return c.Pooling }, []string{"", "avg", "max"}),
 		"required model pooling (avg or max); empty: any", 0},

@@ -8,7 +8,7 @@ import (
 	"os/exec"
 	"testing"
 
-	"github.com/styletransfer/gostyle/runner/testenv"
+	"github.com/styletransfer/gostyle/graphs/graphstest"
 )
 
 // TestAdamMatchesNumPyReference runs 100 Adam steps on a quadratic and compares
@@ -32,7 +32,7 @@ func TestAdamMatchesNumPyReference(t *testing.T) {
 		problem := map[string]any{"a": a, "c": c, "x0": x0, "lr": tc.lr, "beta1": tc.b1,
 			"beta2": tc.b2, "epsilon": tc.eps, "steps": steps, "dtype": "float32"}
 		in, _ := json.Marshal(problem)
-		cmd := exec.Command(testenv.Python(t), "testdata/adam_reference.py")
+		cmd := exec.Command(graphstest.Python(t), "testdata/adam_reference.py")
 		cmd.Stdin = bytes.NewReader(in)
 		outb, err := cmd.Output()
 		if err != nil {

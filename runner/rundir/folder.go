@@ -93,13 +93,7 @@ func Open(dir string, opts Options) (*Folder, error) {
 		return nil, fmt.Errorf("open run folder %s: no config id", dir)
 	}
 	dir = filepath.Clean(dir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
-			return nil, writeError(dir, err)
-		}
-		return nil, fmt.Errorf("create run folder: %w", err) // names the path
-	}
-	if err := notLinked(dir); err != nil {
+	if err := makeFolder(dir); err != nil {
 		return nil, err
 	}
 	if opts.StatePixels <= 0 {
@@ -122,29 +116,7 @@ func Open(dir string, opts Options) (*Folder, error) {
 	if err != nil {
 		return nil, err
 	}
-
-	st, err := readStatus(dir)
-	if err == nil && st.State == Running {
-		st.Stale = true // we hold the lock: its runner is gone
-	}
-	var refusal error
-	switch {
-	case errors.Is(err, ErrNoStatus):
-		if empty(dir) {
-			break // a fresh run in place
-		}
-		refusal = refuse(ErrOtherRun, "run folder %s holds files but no %s (not a run of this runner, or one from an older version): choose another output or name, or pass -overwrite", dir, statusName)
-	case err != nil:
-		refusal = refuse(ErrOtherRun, "run folder %s: %v: choose another output or name, or pass -overwrite", dir, err)
-	case st.State == Done:
-		refusal = refuse(ErrDone, "run folder %s holds a finished run (config %s, %d iterations, finished %s): pass -overwrite to replace it (it stays until the new run finishes), or choose another output or name",
-			dir, st.ConfigID, st.Iteration, st.Updated.Local().Format(time.DateTime))
-	case st.ConfigID == opts.ConfigID:
-		f.resumable, f.previous = true, st
-	default:
-		refusal = refuse(ErrOtherRun, "run folder %s holds an unfinished (%s) run of another config (%s; this one is %s): pass -overwrite to replace it, or choose another output or name",
-			dir, st.State, st.ConfigID, opts.ConfigID)
-	}
+	refusal := f.decide(dir)
 	if refusal != nil && !opts.Overwrite {
 		if repl != nil && repl.resumable() && repl.ConfigID == opts.ConfigID {
 			refusal = fmt.Errorf("%w (the unfinished replacement in %s resumes when overwriting)", refusal, newDir)
@@ -156,17 +128,61 @@ func Open(dir string, opts Options) (*Folder, error) {
 			return nil, err
 		}
 	}
-
-	f.status = Status{State: Running, ConfigID: opts.ConfigID, Created: now.UTC(), Started: now.UTC(), Updated: now.UTC()}
-	if f.resumable {
-		f.status.Iteration, f.status.Created = f.previous.Iteration, f.previous.Created
-	}
-	f.status.PID, f.status.Host = os.Getpid(), hostname()
-	if err := writeStatus(f.path, f.status); err != nil {
+	if err := f.markRunning(now); err != nil {
 		return nil, err
 	}
 	ok = true
 	return f, nil
+}
+
+// makeFolder creates dir (a full disk said as such) and refuses a link.
+func makeFolder(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+			return writeError(dir, err)
+		}
+		return fmt.Errorf("create run folder: %w", err) // names the path
+	}
+	return notLinked(dir)
+}
+
+// decide reads dir's status marker and returns why this run may not work
+// there, as Open's table says: nil for a fresh run in place or a resumable
+// one (which it notes in f), else the typed refusal.
+func (f *Folder) decide(dir string) error {
+	st, err := readStatus(dir)
+	if err == nil && st.State == Running {
+		st.Stale = true // we hold the lock: its runner is gone
+	}
+	switch {
+	case errors.Is(err, ErrNoStatus):
+		if empty(dir) {
+			return nil // a fresh run in place
+		}
+		return refuse(ErrOtherRun, "run folder %s holds files but no %s (not a run of this runner, or one from an older version): choose another output or name, or pass -overwrite", dir, statusName)
+	case err != nil:
+		return refuse(ErrOtherRun, "run folder %s: %v: choose another output or name, or pass -overwrite", dir, err)
+	case st.State == Done:
+		return refuse(ErrDone, "run folder %s holds a finished run (config %s, %d iterations, finished %s): pass -overwrite to replace it (it stays until the new run finishes), or choose another output or name",
+			dir, st.ConfigID, st.Iteration, st.Updated.Local().Format(time.DateTime))
+	case st.ConfigID == f.opts.ConfigID:
+		f.resumable, f.previous = true, st
+		return nil
+	default:
+		return refuse(ErrOtherRun, "run folder %s holds an unfinished (%s) run of another config (%s; this one is %s): pass -overwrite to replace it, or choose another output or name",
+			dir, st.State, st.ConfigID, f.opts.ConfigID)
+	}
+}
+
+// markRunning writes the status marker of this run (a resumed run keeps
+// its iteration and creation time).
+func (f *Folder) markRunning(now time.Time) error {
+	f.status = Status{State: Running, ConfigID: f.opts.ConfigID, Created: now.UTC(), Started: now.UTC(), Updated: now.UTC()}
+	if f.resumable {
+		f.status.Iteration, f.status.Created = f.previous.Iteration, f.previous.Created
+	}
+	f.status.PID, f.status.Host = os.Getpid(), hostname()
+	return writeStatus(f.path, f.status)
 }
 
 // lock takes d's lock and notes a stale holder it took over.

@@ -1,4 +1,4 @@
-package runner
+package plan
 
 import (
 	"math/rand/v2"
@@ -6,11 +6,11 @@ import (
 	"github.com/styletransfer/gostyle/runner/picture"
 )
 
-// startImage is the first scale's start: init noise is the notebook's
+// StartImage is the first scale's start: init noise is the notebook's
 // ratio*U(-20, 20) + (1-ratio)*content, seeded (the same seed gives the same
 // picture on one machine); content, style (the first style picture fitted to
 // the output) or a picture file otherwise.
-func (ex *experiment) startImage(content *picture.Tensor) []float32 {
+func (ex *Experiment) StartImage(content *picture.Tensor) []float32 {
 	x := make([]float32, len(content.Data))
 	switch ex.cfg.Init {
 	case "noise":
@@ -30,8 +30,8 @@ func (ex *experiment) startImage(content *picture.Tensor) []float32 {
 	return x
 }
 
-// upsample starts a finer scale from the coarser result, resized with the
+// Upsample starts a finer scale from the coarser result, resized with the
 // same resizer as the pictures (picture.Fit, Catmull-Rom).
-func (ex *experiment) upsample(prev *picture.Tensor, width, height int) []float32 {
+func (ex *Experiment) Upsample(prev *picture.Tensor, width, height int) []float32 {
 	return ex.fit(prev.Image(ex.mean), width, height).Data
 }

@@ -1,15 +1,16 @@
-package runner
+package plan
 
 import (
 	"fmt"
 
 	"github.com/styletransfer/gostyle/graphs"
+	"github.com/styletransfer/gostyle/runner/normalize"
 	"github.com/styletransfer/gostyle/runner/picture"
 )
 
-// scaleTargets are one scale's targets and what the loop adds back to the
+// ScaleTargets are one scale's targets and what the loop adds back to the
 // reported loss.
-type scaleTargets struct {
+type ScaleTargets struct {
 	graphs.Targets
 	// styleConst[i] is the raw constant of style layer i: with blend weights
 	// b_s summing to 1, sum_s b_s ||G - A_s||^2 = ||G - sum_s b_s A_s||^2 +
@@ -19,8 +20,8 @@ type scaleTargets struct {
 	constTotal float32 // sum_i StyleWeights[i] * styleConst[i]
 }
 
-// adjust adds the blended styles' constant to a loss evaluation.
-func (t *scaleTargets) adjust(l *graphs.Losses) {
+// Adjust adds the blended styles' constant to a loss evaluation.
+func (t *ScaleTargets) Adjust(l *graphs.Losses) {
 	if t.constTotal == 0 {
 		return
 	}
@@ -31,11 +32,11 @@ func (t *scaleTargets) adjust(l *graphs.Losses) {
 	l.Total += t.constTotal
 }
 
-// targets runs the network on the content and style pictures of one output
+// Targets runs the network on the content and style pictures of one output
 // size and folds weights, strengths and the normalisation into coefficients.
-func (ex *experiment) targets(content *picture.Tensor, styles []*picture.Tensor) (*scaleTargets, error) {
+func (ex *Experiment) Targets(content *picture.Tensor, styles []*picture.Tensor) (*ScaleTargets, error) {
 	cfg, md, p := ex.cfg, ex.model.Meta, ex.layers
-	norm, err := lookupNormalization(cfg.Normalization)
+	norm, err := normalize.Lookup(cfg.Normalization)
 	if err != nil {
 		return nil, err
 	}
@@ -44,21 +45,19 @@ func (ex *experiment) targets(content *picture.Tensor, styles []*picture.Tensor)
 	if err != nil {
 		return nil, fmt.Errorf("content features: %w", err)
 	}
-	shapes := map[string]layerShape{}
+	shapes := map[string]normalize.Shape{}
 	for _, l := range append(append([]layerWeight{}, p.content...), p.style...) {
 		h, w, err := feats[graphs.SizeKey(l.name)].HW()
 		if err != nil {
 			return nil, fmt.Errorf("features %s: %w", graphs.SizeKey(l.name), err)
 		}
-		shapes[l.name] = layerShape{n: float64(md.Channels[l.index]), h: float64(h), w: float64(w)}
+		shapes[l.name] = normalize.Shape{N: float64(md.Channels[l.index]), H: float64(h), W: float64(w)}
 	}
-	t := &scaleTargets{Targets: graphs.Targets{Content: map[string]graphs.Tensor{}, Grams: map[string]graphs.Tensor{}},
+	t := &ScaleTargets{Targets: graphs.Targets{Content: map[string]graphs.Tensor{}, Grams: map[string]graphs.Tensor{}},
 		styleConst: make([]float32, len(md.Layers))}
-	var tv tvTerm
+	var tv normalize.TV
 	t.ContentWeights, t.StyleWeights, tv = p.coefficients(norm, cfg.ContentWeight, cfg.StyleWeight, cfg.TVWeight, shapes, len(md.Layers), content.Height, content.Width)
-	if err := setTV(&t.Targets, tv); err != nil {
-		return nil, err
-	}
+	t.TV = graphs.TV{Vertical: float32(tv.Vertical), Horizontal: float32(tv.Horizontal), Grid: float32(tv.Grid), GridPower: float32(tv.GridPower)}
 	for _, l := range p.content {
 		t.Content[l.name] = feats[graphs.ActivationKey(l.name)]
 	}
@@ -101,7 +100,7 @@ func (p layerPlan) featureKeys() []string {
 // A style picture of another size (style_scale) has its Gram rescaled to the
 // output's positions, A * M_out / M_style, so Grams compare per position.
 // keys are featureKeys.
-func (ex *experiment) styleGrams(t *scaleTargets, styles []*picture.Tensor, shapes map[string]layerShape, keys []string) error {
+func (ex *Experiment) styleGrams(t *ScaleTargets, styles []*picture.Tensor, shapes map[string]normalize.Shape, keys []string) error {
 	layers := ex.layers.style
 	blend := make([][][]float64, len(layers)) // layer -> sum_s b_s A_s
 	sq := make([]float64, len(layers))        // layer -> sum_s b_s ||A_s||^2
@@ -119,7 +118,7 @@ func (ex *experiment) styleGrams(t *scaleTargets, styles []*picture.Tensor, shap
 			if err != nil {
 				return fmt.Errorf("style features %s: %w", graphs.SizeKey(l.name), err)
 			}
-			scale := shapes[l.name].m() / float64(h*w)
+			scale := shapes[l.name].M() / float64(h*w)
 			b := ex.blend[si]
 			if blend[li] == nil {
 				blend[li] = make([][]float64, len(g))

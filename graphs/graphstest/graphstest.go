@@ -1,6 +1,6 @@
-// Package testenv finds what the project's tests need outside Go: the
+// Package graphstest finds what the project's tests need outside Go: the
 // repository root and the project-local Python that holds NumPy and TensorFlow.
-package testenv
+package graphstest
 
 import (
 	"os"

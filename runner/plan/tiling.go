@@ -1,4 +1,4 @@
-package runner
+package plan
 
 import (
 	"bufio"
@@ -6,7 +6,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/styletransfer/gostyle/graphs"
 	"github.com/styletransfer/gostyle/runner/picture"
@@ -34,14 +33,6 @@ const (
 	tiledBaseBytes   = 1300 << 20
 )
 
-// tiling is the decision for one picture size: tile side 0 is untiled.
-type tiling struct {
-	side        int
-	halo, grid  int
-	deepest     string
-	need, limit float64 // estimated and allowed bytes
-}
-
 // deepestUsed is the index of the deepest layer the plan uses (0 if none).
 func (p layerPlan) deepestUsed() int {
 	d := 0
@@ -65,7 +56,7 @@ func bytesPerPixel(md graphs.Metadata, deepest int) float64 {
 // heldBytes is what the Go side holds through a tiled run of w x h pixels:
 // the picture, its gradient, the optimizer's vectors and the content
 // targets.
-func (ex *experiment) heldBytes(w, h int) float64 {
+func (ex *Experiment) heldBytes(w, h int) float64 {
 	px := float64(w * h)
 	vectors := 2.0 + 2 // picture, gradient, Adam's two moments
 	if ex.cfg.Optimizer == "lbfgs" {
@@ -110,7 +101,7 @@ func hostMemory() float64 {
 // planTiling decides how a w x h picture runs: untiled, or in exact tiles.
 // Bad input (a tile smaller than its halo, no tile that fits, an untiled
 // picture over the budget) is one line naming the key and what would work.
-func (ex *experiment) planTiling(w, h int) (tiling, error) {
+func (ex *Experiment) planTiling(w, h int) (tiling, error) {
 	md := ex.model.Meta
 	d := ex.layers.deepestUsed()
 	perPx := bytesPerPixel(md, d)
@@ -170,14 +161,14 @@ func (ex *experiment) planTiling(w, h int) (tiling, error) {
 
 // planTilings decides, for every scale's output and style size, whether it
 // runs in tiles (planTiling): before anything is written.
-func (ex *experiment) planTilings() error {
-	ex.tilings = map[size]tiling{}
+func (ex *Experiment) planTilings() error {
+	ex.tilings = map[Size]tiling{}
 	for _, sz := range ex.scales {
-		for _, s := range []size{sz, ex.styleSize(sz)} {
+		for _, s := range []Size{sz, ex.styleSize(sz)} {
 			if _, done := ex.tilings[s]; done {
 				continue
 			}
-			t, err := ex.planTiling(s.width, s.height)
+			t, err := ex.planTiling(s.Width, s.Height)
 			if err != nil {
 				return err
 			}
@@ -191,46 +182,10 @@ func ceilTo(n, m int) int { return (n + m - 1) / m * m }
 
 // features runs the network on a picture, in tiles where its size's tiling
 // says so.
-func (ex *experiment) features(pic *picture.Tensor, keys []string) (map[string]graphs.Tensor, error) {
-	t, ok := ex.tilings[size{pic.Width, pic.Height}]
+func (ex *Experiment) features(pic *picture.Tensor, keys []string) (map[string]graphs.Tensor, error) {
+	t, ok := ex.tilings[Size{pic.Width, pic.Height}]
 	if !ok || t.side == 0 {
 		return ex.model.Features(pic.Data, pic.Width, pic.Height, keys...)
 	}
 	return ex.model.TiledFeatures(pic.Data, pic.Width, pic.Height, t.side, keys...)
 }
-
-// evaluator is the loss and gradient of one scale: graphs.Evaluator, or
-// graphs.TiledEvaluator in exact tiles.
-type evaluator interface {
-	Evaluate(img, grad []float32, out *graphs.Losses) error
-}
-
-// evaluator stores the scale's targets in the model and returns its loss
-// evaluator; a tiled one reports its tiles when an iteration is slow.
-func (r *run) evaluator(sz size, t *scaleTargets) (evaluator, error) {
-	ex := r.ex
-	tl := ex.tilings[sz]
-	if tl.side == 0 {
-		if err := ex.model.SetTargets(t.Targets); err != nil {
-			return nil, err
-		}
-		return ex.model.NewEvaluator(sz.width, sz.height), nil
-	}
-	e, err := ex.model.NewTiledEvaluator(sz.width, sz.height, tl.side, t.Targets)
-	if err != nil {
-		return nil, err
-	}
-	r.log.Info("tiles", "size", fmt.Sprintf("%dx%d", sz.width, sz.height), "tile", tl.side, "halo", tl.halo, "tiles", e.Tiles(),
-		"estimated_gb", fmt.Sprintf("%.2f", tl.need/1e9))
-	last := time.Now()
-	e.Progress = func(pass, tile, tiles int) {
-		if time.Since(last) >= tileLogEvery {
-			last = time.Now()
-			r.log.Info("tiles", "iteration", r.it, "pass", fmt.Sprintf("%d/2", pass), "tile", fmt.Sprintf("%d/%d", tile, tiles))
-		}
-	}
-	return e, nil
-}
-
-// tileLogEvery is how often a slow iteration reports its tiles.
-const tileLogEvery = 10 * time.Second
