@@ -64,7 +64,7 @@ func (f *folder) writeRecord(ex *plan.Experiment, resolved map[string]any) error
 		return err
 	}
 	model, last := ex.Model(), ex.Output()
-	header := fmt.Sprintf("# resolved config of this run (rerun it, or resume it with runner -resume %s)\n# model: %s\n# device: %s\n# picture: %dx%d\n",
+	header := fmt.Sprintf("# the resolved config (rerun it, or resume it with runner -resume %s)\n# model: %s\n# device: %s\n# picture: %dx%d\n",
 		ex.Dir(), model.Meta.Describe(), model.Device, last.Width, last.Height)
 	if err := f.WriteFile(rundir.ConfigName, append([]byte(header), y...)); err != nil {
 		return fmt.Errorf("write %s: %w", rundir.ConfigName, err)
