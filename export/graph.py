@@ -17,7 +17,9 @@ Design:
   pooling), each layer adding its own terms' gradient on the way down; no tape runs
   through the network. A term whose coefficient is 0 then costs one broadcast row,
   not a zero tensor the size of its layer held through the step, and the forward
-  convolutions fuse with their bias and ReLU.
+  convolutions fuse with their bias and ReLU. It keeps each layer's ReLU mask (a bool
+  per value) and the activations of the layers with terms only, so the others are
+  freed as the forward pass goes (docs/performance.md, "Memory per megapixel").
 """
 
 import tensorflow as tf
