@@ -1,5 +1,7 @@
 """The per-depth loss signatures against a float64 NumPy reference and finite differences."""
 
+import pathlib
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -193,6 +195,30 @@ def test_first_layer_terms_gradient(tiny, tiny_weights, first, conv_gradient):
     coeffs64 = tuple(np.asarray(c, np.float64) for c in coefficients)
     coords = [tuple(rng.integers(0, n) for n in image.shape) for _ in range(12)]
     fd = finite_differences(lambda x: reference.total(x, tiny_weights, targets, coeffs64),
+                            image.astype(np.float64), coords, 1e-3)
+    got = np.array([grad[c] for c in coords])
+    np.testing.assert_allclose(got, fd, rtol=1e-4, atol=1e-4 * np.abs(fd).max())
+
+
+@pytest.mark.parametrize("conv_gradient", ["backprop", "forward"])
+def test_max_pooling_gradient_matches_finite_differences(tiny_weights, conv_gradient):
+    """Max pooling's backward step takes the pooling's input (MaxPoolGrad), which the loss
+    signatures keep for it while other activations are freed: the committed max-pooling tiny
+    model (the tiny weights, max pooling) against finite differences of the NumPy total."""
+    model = tf.saved_model.load(str(pathlib.Path(__file__).resolve().parents[2] / "testdata" / "vgg19-tiny-max"))
+    image = random_image(np.random.default_rng(15), 16, 16)
+    targets, coefficients = make_problem(16, image, tiny_weights)
+    deepest = "conv4_2"
+    depth = reference.LAYERS.index(deepest) + 1
+    cw, sw, tw, power = coefficients
+    coefficients = (np.where(np.arange(16) < depth, cw, 0), np.where(np.arange(16) < depth, sw, 0), tw, power)
+    set_targets(model, targets, coefficients)
+    grad = run_loss(model, deepest, image, conv_gradient)["grad"]
+
+    coeffs64 = tuple(np.asarray(c, np.float64) for c in coefficients)
+    rng = np.random.default_rng(17)
+    coords = [tuple(rng.integers(0, n) for n in image.shape) for _ in range(12)]
+    fd = finite_differences(lambda x: reference.total(x, tiny_weights, targets, coeffs64, "max"),
                             image.astype(np.float64), coords, 1e-3)
     got = np.array([grad[c] for c in coords])
     np.testing.assert_allclose(got, fd, rtol=1e-4, atol=1e-4 * np.abs(fd).max())
