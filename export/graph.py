@@ -17,7 +17,9 @@ Design:
   pooling), each layer adding its own terms' gradient on the way down; no tape runs
   through the network. A term whose coefficient is 0 then costs one broadcast row,
   not a zero tensor the size of its layer held through the step, and the forward
-  convolutions fuse with their bias and ReLU.
+  convolutions fuse with their bias and ReLU. It keeps each layer's ReLU mask (a bool
+  per value) and the activations of the layers with terms only, so the others are
+  freed as the forward pass goes (docs/performance.md, "Memory per megapixel").
 """
 
 import tensorflow as tf
@@ -169,8 +171,17 @@ class StyleGraph(tf.Module):
         self._add_terms_gradient_fn = tf.function(self._add_terms_gradient, input_signature=[
             act_spec, act_spec, tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.float32),
             tf.TensorSpec(None, tf.float32), tf.TensorSpec([None, None], tf.float32)])
-        # dy, y, x, then the layer's coefficients, content target and Gram difference D.
-        backward_spec = [act_spec, act_spec, act_spec, tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.float32),
+        # What the loss signatures' backward pass keeps of each layer (see _loss): its ReLU
+        # mask, and its activation only where it has terms.
+        self._mask_fn = tf.function(lambda y: y > 0, input_signature=[act_spec])
+        self._kept_fn = tf.function(self._kept, input_signature=[
+            act_spec, tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.float32)])
+        # dy, the ReLU mask, the kept activation, the layer input's shape (average pooling)
+        # or the input itself (max pooling: MaxPoolGrad takes it), then the layer's
+        # coefficients, content target and Gram difference D.
+        self._pool_input_spec = (act_spec if pooling == "max" else tf.TensorSpec([4], tf.int32))
+        backward_spec = [act_spec, tf.TensorSpec([1, None, None, None], tf.bool), act_spec, self._pool_input_spec,
+                         tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.float32),
                          tf.TensorSpec(None, tf.float32), tf.TensorSpec([None, None], tf.float32)]
         backprop_backward = [tf.function(lambda *a, i=i: self._backward(*a, i=i, conv_gradient="backprop"),
                                          input_signature=backward_spec) for i in range(n)]
@@ -180,6 +191,9 @@ class StyleGraph(tf.Module):
             "forward": [tf.function(lambda *a, i=i: self._backward(*a, i=i, conv_gradient="forward"),
                                     input_signature=backward_spec)
                         if i > 0 else backprop_backward[i] for i in range(n)]}
+        self._first_terms_gradient_fn = tf.function(self._first_terms_gradient, input_signature=[
+            act_spec, tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.float32),
+            tf.TensorSpec(None, tf.float32), tf.TensorSpec([None, None], tf.float32)])
         self._tv_fn = tf.function(self._tv, input_signature=[_IMAGE])
         self._gram_hw_fn = tf.function(lambda act: (gram(act), tf.shape(act, out_type=tf.int32)[1:3]),
                                        input_signature=[act_spec])
@@ -250,36 +264,47 @@ class StyleGraph(tf.Module):
         with tf.control_dependencies([after]):
             return winograd.F4.transform_kernel(tf.convert_to_tensor(self.kernels[i]))
 
-    def _backward(self, dy, y, x, cw, sw, target, d, i, conv_gradient):
-        """Layer i's backward step, written out: the gradient at its input x, given dy, the
-        gradient at its output y from the layers above, plus the gradient of the layer's
-        own terms (_add_terms_gradient of its coefficients cw and sw, content target and
-        Gram difference d). The convolution's input gradient takes the given form (see
-        CONV_GRADIENTS)."""
-        return self._through(self._add_terms_gradient_fn(dy, y, cw, sw, target, d), y, x, i, conv_gradient)
+    def _backward(self, dy, mask, kept, pool_input, cw, sw, target, d, i, conv_gradient):
+        """Layer i's backward step in the loss signatures: the gradient at its input, given
+        dy, the gradient at its ReLU output from the layers above, plus the gradient of the
+        layer's own terms (_add_terms_gradient of kept, its activation where it has terms,
+        and of its coefficients cw and sw, content target and Gram difference d), through
+        the ReLU by its mask, the convolution in the given form (see CONV_GRADIENTS) and
+        the pooling before it (pool_input: see _pool_grad)."""
+        dy = self._add_terms_gradient_fn(dy, kept, cw, sw, target, d)
+        return self._pool_grad(self._conv_input_grad(tf.where(mask, dy, 0.0), i, conv_gradient), pool_input, i)
 
     def _through(self, dy, y, x, i, conv_gradient):
-        """Layer i's backward step without its own terms: the gradient at its input x given
-        dy at its ReLU output y (through the ReLU, the convolution in the given form, and the
-        pooling before it where VGG pools)."""
+        """Layer i's backward step without its own terms, for the tiles: the gradient at its
+        input x given dy at its ReLU output y (through the ReLU, the convolution in the given
+        form, and the pooling before it where VGG pools)."""
         dz = tf.raw_ops.ReluGrad(gradients=dy, features=y)
+        pool_input = x if self._pool is tf.nn.max_pool2d else tf.shape(x)
+        return self._pool_grad(self._conv_input_grad(dz, i, conv_gradient), pool_input, i)
+
+    def _conv_input_grad(self, dz, i, conv_gradient):
+        """Layer i's convolution's input gradient from dz at its output, in the given form."""
         kernel = tf.convert_to_tensor(self.kernels[i])
         if conv_gradient == "forward" and i in self._winograd:
-            dx = winograd.F4.conv3x3(dz, self._transformed_kernel(i, after=dz), flipped=True,
-                                     few_tiles=i in self._few_tiles)
-        elif conv_gradient == "forward" and i > 0:
-            dx = tf.nn.conv2d(dz, tf.convert_to_tensor(self.flipped_kernels[i]), 1, "SAME")
-        else:
-            shape = tf.concat([tf.shape(dz)[:3], tf.shape(kernel)[2:3]], 0)
-            dx = tf.raw_ops.Conv2DBackpropInput(input_sizes=shape, filter=kernel, out_backprop=dz,
-                                                strides=[1, 1, 1, 1], padding="SAME")
+            return winograd.F4.conv3x3(dz, self._transformed_kernel(i, after=dz), flipped=True,
+                                       few_tiles=i in self._few_tiles)
+        if conv_gradient == "forward" and i > 0:
+            return tf.nn.conv2d(dz, tf.convert_to_tensor(self.flipped_kernels[i]), 1, "SAME")
+        shape = tf.concat([tf.shape(dz)[:3], tf.shape(kernel)[2:3]], 0)
+        return tf.raw_ops.Conv2DBackpropInput(input_sizes=shape, filter=kernel, out_backprop=dz,
+                                              strides=[1, 1, 1, 1], padding="SAME")
+
+    def _pool_grad(self, dx, pool_input, i):
+        """dx through the pooling before layer i, where VGG pools: pool_input is the
+        pooling's input for max pooling (MaxPoolGrad takes it), its shape for average
+        pooling (AvgPoolGrad needs nothing else, so the input need not be kept)."""
         if self.layers[i] not in self._pool_before:
             return dx
         window = dict(ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME")
         if self._pool is tf.nn.avg_pool2d:
-            return tf.raw_ops.AvgPoolGrad(orig_input_shape=tf.shape(x), grad=dx, **window)
-        return tf.raw_ops.MaxPoolGrad(orig_input=x, orig_output=tf.nn.max_pool2d(x, 2, 2, "SAME"), grad=dx,
-                                      **window)
+            return tf.raw_ops.AvgPoolGrad(orig_input_shape=pool_input, grad=dx, **window)
+        return tf.raw_ops.MaxPoolGrad(orig_input=pool_input, orig_output=tf.nn.max_pool2d(pool_input, 2, 2, "SAME"),
+                                      grad=dx, **window)
 
     def _activations(self, image, depth, conv_gradient="backprop"):
         """The ReLU outputs of the first depth layers (computed as conv_gradient's form does)."""
@@ -343,6 +368,18 @@ class StyleGraph(tf.Module):
         return craw, sraw, d
 
     @staticmethod
+    def _kept(act, cw, sw):
+        """What the backward pass keeps of a layer's activation for its terms' gradient
+        (_add_terms_gradient): all of it, as [1, 1, h*w, c], where a coefficient is not 0,
+        and otherwise a copy of its first position, so that the activation itself is freed
+        once the forward pass is done with it. (A slice that keeps every position passes
+        its tensor through; one of 1 of them, not along the first axis, is copied.)"""
+        c = tf.shape(act)[-1]
+        a = tf.reshape(act, [1, 1, -1, c])
+        rows = tf.where(cw != 0, tf.shape(a)[2], tf.where(sw != 0, tf.shape(a)[2], 1))
+        return a[:, :, :rows]
+
+    @staticmethod
     def _rows(act, cw, sw):
         """act as h*w rows of its channels, and how many rows each term takes: all of
         them, or 1 where its coefficient is 0."""
@@ -364,10 +401,15 @@ class StyleGraph(tf.Module):
         """
         c = tf.shape(act)[-1]
         with tf.control_dependencies([dy]):
-            a, rc, rs = self._rows(act, cw, sw)
-            diff = a[:rc] - tf.reshape(target, [-1, tf.shape(target)[-1]])[:rc]
-            g = (2.0 * cw) * diff + tf.matmul(a[:rs], (4.0 * sw) * d)
-        return tf.reshape(tf.reshape(dy, [-1, c]) + g, tf.shape(act))
+            g = self._terms_gradient(act, cw, sw, target, d)
+        return tf.reshape(tf.reshape(dy, [-1, c]) + g, tf.shape(dy))
+
+    def _terms_gradient(self, act, cw, sw, target, d):
+        """The gradient at act of a layer's weighted terms, as act's h*w rows of its
+        channels, or one zero row where both coefficients are 0 (_add_terms_gradient)."""
+        a, rc, rs = self._rows(act, cw, sw)
+        diff = a[:rc] - tf.reshape(target, [-1, tf.shape(target)[-1]])[:rc]
+        return (2.0 * cw) * diff + tf.matmul(a[:rs], (4.0 * sw) * d)
 
     def _tv(self, image):
         """The weighted total-variation loss; with every TV coefficient 0 it is taken over
@@ -382,18 +424,34 @@ class StyleGraph(tf.Module):
         layers past depth and for coefficients 0), and d(total)/d(image).
 
         The backward pass through the network is written out (_backward), layer by
-        layer; only the TV terms go through a tape.
+        layer; only the TV terms go through a tape. It keeps of each layer its ReLU mask
+        (a bool per value) and its activation only where the layer has terms (_kept), so
+        each activation is freed once the forward pass is done with it; the first layer's
+        terms, as large as the picture times 64 channels, are taken to the image in the
+        forward pass (_first_terms_gradient), before the second layer runs.
         """
         n = len(self.layers)
-        acts = self._activations(image, depth, conv_gradient)
         cws, sws = tf.convert_to_tensor(self.content_weights), tf.convert_to_tensor(self.style_weights)
         targets = [tf.convert_to_tensor(t) for t in self.content_targets[:depth]]
-        craw, sraw, diffs = [], [], []
-        for i, act in enumerate(acts):
-            c, s, d = self._terms_fn(act, cws[i], sws[i], targets[i], tf.convert_to_tensor(self.gram_targets[i]))
+        layer_fns = self._layer_fns[conv_gradient]
+        acts, craw, sraw, diffs = [], [], [], []
+        x = image
+        for i in range(depth):
+            if i == 1:
+                # The second layer waits for it: run beside it, the first layer's terms'
+                # gradient and the second layer's output were both live at once. (On an
+                # identity of it: a control dependency on a function's call is lost when
+                # the call is inlined, as the function has no side effects.)
+                with tf.control_dependencies([tf.identity(first)]):
+                    x = tf.identity(x)
+            x = layer_fns[i](x)
+            acts.append(x)
+            c, s, d = self._terms_fn(x, cws[i], sws[i], targets[i], tf.convert_to_tensor(self.gram_targets[i]))
             craw.append(c)
             sraw.append(s)
             diffs.append(d)
+            if i == 0:
+                first = self._first_terms_gradient_fn(x, cws[0], sws[0], targets[0], d)
         with tf.GradientTape() as tape:
             tape.watch(image)
             tv = self._tv_fn(image)
@@ -401,12 +459,20 @@ class StyleGraph(tf.Module):
         content = tf.reduce_sum(self.content_weights[:depth] * craw)
         style = tf.reduce_sum(self.style_weights[:depth] * sraw)
         total = content + style + tv
-        # The backward pass down the layers, each adding its own terms' gradient.
-        dy = tf.zeros_like(acts[-1])
+        # The backward pass down the layers, each adding its own terms' gradient (the first
+        # layer's is in first already).
+        masks = [self._mask_fn(act) for act in acts]
+        zero = tf.constant(0.0)
+        kept = [self._kept_fn(act, cws[i], sws[i]) if i else self._kept_fn(act, zero, zero)
+                for i, act in enumerate(acts)]
         inputs = [image] + acts[:-1]
+        pool_inputs = [x if self._pool is tf.nn.max_pool2d else tf.shape(x) for x in inputs]
+        dy = tf.zeros_like(acts[-1])
         for i in reversed(range(depth)):
-            dy = self._backward_fns[conv_gradient][i](dy, acts[i], inputs[i], cws[i], sws[i], targets[i], diffs[i])
-        grad = dy + tape.gradient(tv, image)
+            cw, sw = (cws[i], sws[i]) if i else (zero, zero)
+            dy = self._backward_fns[conv_gradient][i](dy, masks[i], kept[i], pool_inputs[i], cw, sw,
+                                                      targets[i], diffs[i])
+        grad = dy + first + tape.gradient(tv, image)
         pad = [[0, n - depth]]
         return {
             "content": content,
@@ -417,6 +483,24 @@ class StyleGraph(tf.Module):
             "style_layers": tf.pad(sraw, pad),
             "grad": grad,
         }
+
+    def _first_terms_gradient(self, act, cw, sw, target, d):
+        """The gradient at the image of the first layer's own terms (act: its ReLU output;
+        cw, sw, target, d as _add_terms_gradient takes them), through its ReLU and its
+        convolution (Conv2DBackpropInput, as both forms take the first layer). Where both
+        coefficients are 0 it is taken over one row of the picture (its terms' gradient
+        there is 0), and padded to the image's size."""
+        c = tf.shape(act)[-1]
+        h = tf.shape(act)[1]
+        rows = tf.where(cw != 0, h, tf.where(sw != 0, h, 1))
+        a = act[:, :rows]
+        g = self._terms_gradient(a, cw, sw, target, d)
+        dz = tf.reshape(tf.where(tf.reshape(a > 0, [-1, c]), g, 0.0), tf.shape(a))
+        kernel = tf.convert_to_tensor(self.kernels[0])
+        shape = tf.concat([tf.shape(a)[:3], tf.shape(kernel)[2:3]], 0)
+        dx = tf.raw_ops.Conv2DBackpropInput(input_sizes=shape, filter=kernel, out_backprop=dz,
+                                            strides=[1, 1, 1, 1], padding="SAME")
+        return tf.pad(dx, [[0, 0], [0, h - rows], [0, 0], [0, 0]])
 
     @staticmethod
     def _owned(act, owned, stride):

@@ -135,8 +135,10 @@ COMMITTED = {
 @pytest.mark.end_to_end
 @pytest.mark.parametrize("name", sorted(COMMITTED))
 def test_committed_tiny_models_are_current(export_model, name):
-    """testdata/<name> is what testdata/regenerate.sh makes from this code, under 5 MiB (both
-    convolution gradient forms and the tile signatures: 4.6 MiB for VGG19, most of it the graph)."""
+    """testdata/<name> is what testdata/regenerate.sh makes from this code, under 6 MiB (both
+    convolution gradient forms, the tile signatures and the loss signatures' lean backward pass
+    (ReLU masks, kept activations, the first layer's terms in the forward pass): 5.1 MiB for
+    VGG19, most of it the graph)."""
     committed = REPO / "testdata" / name
     if not committed.exists():
         pytest.fail(f"testdata/{name} is missing: run testdata/regenerate.sh")
@@ -147,7 +149,7 @@ def test_committed_tiny_models_are_current(export_model, name):
     for var in fresh:
         np.testing.assert_array_equal(fresh[var], old[var], err_msg=var)
     size = sum(f.stat().st_size for f in committed.rglob("*") if f.is_file())
-    assert size < 5 << 20, f"testdata/{name} is {size} bytes"
+    assert size < 6 << 20, f"testdata/{name} is {size} bytes"
 
 
 def test_vgg16_metadata_and_signatures(export_model):

@@ -1,5 +1,7 @@
 """The per-depth loss signatures against a float64 NumPy reference and finite differences."""
 
+import pathlib
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -165,3 +167,58 @@ def test_grid_power_one_is_the_sum_of_both_directions_inside(tiny):
     inner_v = np.sum((x[:, 1:, :-1] - x[:, :-1, :-1]) ** 2)
     inner_h = np.sum((x[:, :-1, 1:] - x[:, :-1, :-1]) ** 2)
     np.testing.assert_allclose(got, inner_v + inner_h, rtol=1e-5)
+
+
+@pytest.mark.parametrize("conv_gradient", ["backprop", "forward"])
+@pytest.mark.parametrize("first", ["content", "style", "none"])
+def test_first_layer_terms_gradient(tiny, tiny_weights, first, conv_gradient):
+    """conv1_1's own terms reach the image in the forward pass (graph._first_terms_gradient),
+    before conv1_2 runs: a content term, a style term, or none (then taken over one row of the
+    picture), each beside the terms of conv1_2 and conv2_1, against finite differences."""
+    image = random_image(np.random.default_rng(11), 16, 16)
+    targets, coefficients = make_problem(12, image, tiny_weights)
+    cw, sw, tw, power = (np.array(c, np.float32) if i < 3 else c for i, c in enumerate(coefficients))
+    content, grams = list(targets[0]), list(targets[1])
+    acts = reference.forward(image, tiny_weights)
+    rng = np.random.default_rng(13)
+    content[0] = rng.normal(0.0, acts[0].std() + 1.0, acts[0].shape).astype(np.float32)
+    craw, _, _ = reference.raw_losses(image, acts, content, grams, power)
+    cw[0] = 1.0 / craw[0] if first == "content" else 0.0
+    sw[0] = sw[0] if first == "style" else 0.0
+    depth = reference.LAYERS.index("conv2_1") + 1
+    cw[depth:], sw[depth:], tw[:] = 0.0, 0.0, 0.0
+    sw[1] = sw[2] = 1.0 / reference.raw_losses(image, acts, content, grams, power)[1][2]
+    targets, coefficients = (content, grams), (cw, sw, tw, power)
+    set_targets(tiny, targets, coefficients)
+    grad = run_loss(tiny, "conv2_1", image, conv_gradient)["grad"]
+
+    coeffs64 = tuple(np.asarray(c, np.float64) for c in coefficients)
+    coords = [tuple(rng.integers(0, n) for n in image.shape) for _ in range(12)]
+    fd = finite_differences(lambda x: reference.total(x, tiny_weights, targets, coeffs64),
+                            image.astype(np.float64), coords, 1e-3)
+    got = np.array([grad[c] for c in coords])
+    np.testing.assert_allclose(got, fd, rtol=1e-4, atol=1e-4 * np.abs(fd).max())
+
+
+@pytest.mark.parametrize("conv_gradient", ["backprop", "forward"])
+def test_max_pooling_gradient_matches_finite_differences(tiny_weights, conv_gradient):
+    """Max pooling's backward step takes the pooling's input (MaxPoolGrad), which the loss
+    signatures keep for it while other activations are freed: the committed max-pooling tiny
+    model (the tiny weights, max pooling) against finite differences of the NumPy total."""
+    model = tf.saved_model.load(str(pathlib.Path(__file__).resolve().parents[2] / "testdata" / "vgg19-tiny-max"))
+    image = random_image(np.random.default_rng(15), 16, 16)
+    targets, coefficients = make_problem(16, image, tiny_weights)
+    deepest = "conv4_2"
+    depth = reference.LAYERS.index(deepest) + 1
+    cw, sw, tw, power = coefficients
+    coefficients = (np.where(np.arange(16) < depth, cw, 0), np.where(np.arange(16) < depth, sw, 0), tw, power)
+    set_targets(model, targets, coefficients)
+    grad = run_loss(model, deepest, image, conv_gradient)["grad"]
+
+    coeffs64 = tuple(np.asarray(c, np.float64) for c in coefficients)
+    rng = np.random.default_rng(17)
+    coords = [tuple(rng.integers(0, n) for n in image.shape) for _ in range(12)]
+    fd = finite_differences(lambda x: reference.total(x, tiny_weights, targets, coeffs64, "max"),
+                            image.astype(np.float64), coords, 1e-3)
+    got = np.array([grad[c] for c in coords])
+    np.testing.assert_allclose(got, fd, rtol=1e-4, atol=1e-4 * np.abs(fd).max())
