@@ -176,3 +176,41 @@ func TestTileAutoPicksTheLargestTileThatFits(t *testing.T) {
 		t.Errorf("64x48 auto: %+v, %v", ex.tilings, err)
 	}
 }
+
+// A tiled run's style pictures give their Grams and sizes but assemble no
+// content activation (at 24 MP conv4_2's is 0.77 GB); untiled ones keep the
+// one list of fetches.
+func TestTiledStylePicturesAssembleNoActivations(t *testing.T) {
+	m := loadTiny(t)
+	for _, tile := range []string{"96", "0"} {
+		ex, err := prepare(tinyConfig(t, t.TempDir(), "width=197", "height=131", "tile="+tile), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, styles := ex.pictures(ex.scales[0])
+		keys := ex.layers.featureKeys()
+		got, err := ex.gramFeatures(styles[0], keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := ex.features(styles[0], keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range ex.layers.content {
+			_, held := got[graphs.ActivationKey(l.name)]
+			if _, ok := all[graphs.ActivationKey(l.name)]; !ok || held != (tile == "0") {
+				t.Errorf("tile %s: %s activation held %v", tile, l.name, held)
+			}
+		}
+		for _, l := range ex.layers.style {
+			a, b := all[graphs.GramKey(l.name)].Value().([][]float32), got[graphs.GramKey(l.name)].Value().([][]float32)
+			if len(a) == 0 || len(a) != len(b) || a[0][0] != b[0][0] || a[len(a)-1][len(a)-1] != b[len(b)-1][len(b)-1] {
+				t.Errorf("tile %s: %s Gram differs", tile, l.name)
+			}
+			if _, _, err := got[graphs.SizeKey(l.name)].HW(); err != nil {
+				t.Errorf("tile %s: %s size: %v", tile, l.name, err)
+			}
+		}
+	}
+}
