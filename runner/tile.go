@@ -64,13 +64,18 @@ func bytesPerPixel(md graphs.Metadata, deepest int) float64 {
 }
 
 // heldBytes is what the Go side holds through a tiled run of w x h pixels:
-// the picture, its gradient, the optimizer's vectors and the content
-// targets.
+// the picture, its gradient, the content picture (kept for
+// preserve_colors), the optimizer's vectors and the content targets.
+// L-BFGS (optim.LBFGS on gonum's, in float64) holds the accepted point
+// (float32) and, in float64, the point and gradient it is given, the
+// accepted gradient, its own point and gradient, the line search's point
+// and direction and lbfgs_memory pairs: 2 x (7 + 2 x memory) float32
+// vectors' worth.
 func (ex *experiment) heldBytes(w, h int) float64 {
 	px := float64(w * h)
-	vectors := 2.0 + 2 // picture, gradient, Adam's two moments
+	vectors := 3.0 + 2 // picture, gradient, content picture, Adam's two moments
 	if ex.cfg.Optimizer == "lbfgs" {
-		vectors = 2 + 2*float64(ex.cfg.LBFGSMemory) + 3
+		vectors = 3 + 1 + 2*(7+2*float64(ex.cfg.LBFGSMemory))
 	}
 	held := vectors * 12 * px
 	md := ex.model.Meta

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -212,5 +213,48 @@ func TestTiledStylePicturesAssembleNoActivations(t *testing.T) {
 				t.Errorf("tile %s: %s size: %v", tile, l.name, err)
 			}
 		}
+	}
+}
+
+// The auto estimate counts what each optimizer allocates: L-BFGS's vectors
+// over Adam's, as Go's heap measures them after a few steps on a quadratic.
+func TestHeldBytesCountsTheOptimizersVectors(t *testing.T) {
+	m := loadTiny(t)
+	const w, h = 200, 150
+	heap := map[string]float64{}
+	held := map[string]float64{}
+	for _, opt := range []string{"adam", "lbfgs"} {
+		cfg := tinyConfig(t, t.TempDir(), "width=200", "height=150", "optimizer="+opt, "lbfgs_memory=10")
+		ex, err := prepare(cfg, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held[opt] = ex.heldBytes(w, h)
+		x, grad := make([]float32, w*h*3), make([]float32, w*h*3)
+		for i := range x {
+			x[i] = float32(i%97) - 48
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		o := newOptimizer(cfg, len(x))
+		for range 3 * cfg.LBFGSMemory { // fills L-BFGS's history
+			var loss float32
+			for i, v := range x {
+				grad[i] = v // loss sum x^2 / 2
+				loss += v * v / 2
+			}
+			if _, err := o.Step(x, loss, grad); err != nil {
+				break
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(o)
+		heap[opt] = float64(after.HeapAlloc) - float64(before.HeapAlloc)
+	}
+	got, want := heap["lbfgs"]-heap["adam"], held["lbfgs"]-held["adam"]
+	if math.Abs(got-want) > 0.1*got {
+		t.Errorf("L-BFGS holds %.1f MB more than Adam, the estimate says %.1f MB", got/1e6, want/1e6)
 	}
 }
