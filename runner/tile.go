@@ -22,17 +22,18 @@ import (
 // activations, ReLU masks, and the gradients of the backward pass in
 // flight): 1.5 gives 1.74 GB per megapixel for the full VGG19 to conv5_1,
 // against 1.69 measured by issue 25. TensorFlow, the graph and the Go
-// runtime take about baseBytes more; a tiled run, whose session prepares
-// the tile signatures too and holds buffers of several tile shapes, about
-// tiledBaseBytes. A tile's pass holds more per pixel, tileCopies: its
-// gradient takes the backprop form (see graphs.TiledEvaluator). Calibrated
-// on the full VGG19 (README, Print-size pictures): 1 MP in tiles of 512
-// peaked at 2.29 GB, 4 MP in tiles of 768 at 4.0 GB.
+// runtime take about baseBytes more. A tile's pass holds more per pixel of
+// its input, tileCopies (its gradient takes the backprop form: see
+// graphs.TiledEvaluator), and a tiled run tiledBaseBytes besides, plus what
+// Go holds (heldBytes). Fitted to peak RSS on the full VGG19 at 1152x864,
+// Adam (README, Print-size pictures): tiles of 256 (inputs up to 416x416)
+// peaked at 1.30 GB, tiles of 512 (672x592) at 2.09 GB: 3.0 copies and
+// 0.6 GB, rounded up.
 const (
 	activationCopies = 1.5
-	tileCopies       = 2.4
+	tileCopies       = 3.1
 	baseBytes        = 600 << 20
-	tiledBaseBytes   = 1300 << 20
+	tiledBaseBytes   = 650e6
 )
 
 // tiling is the decision for one picture size: tile side 0 is untiled.
