@@ -284,6 +284,10 @@ type TiledEvaluator struct {
 	// Progress, when set, is told each tile done: pass 1 (Grams) or 2
 	// (gradient), the tile's index and the number of tiles.
 	Progress func(pass, tile, tiles int)
+	// PassSeconds is the last evaluation's time in pass 1 (the Grams) and
+	// pass 2 (content sums and the gradient), set before pass 2 reports its
+	// last tile.
+	PassSeconds [2]float64
 }
 
 // NewTiledEvaluator stores t's coefficients in the graph (SetTargets
@@ -424,6 +428,8 @@ func (e *TiledEvaluator) Evaluate(img, grad []float32, out *Losses) error {
 	for i := e.depth + 1; i < layers; i++ {
 		out.StyleLayers[i], out.ContentLayers[i] = 0, 0
 	}
+	e.PassSeconds = [2]float64{time.Since(start).Seconds(), 0}
+	pass2 := time.Now()
 	// Pass 2: content sums and the gradient, tile by tile.
 	clear(grad)
 	craw := make([]float64, e.depth+1)
@@ -462,6 +468,7 @@ func (e *TiledEvaluator) Evaluate(img, grad []float32, out *Losses) error {
 		}
 		t.addTo(grad, e.width, e.tmp)
 		releaseTensors()
+		e.PassSeconds[1] = time.Since(pass2).Seconds()
 		if e.Progress != nil {
 			e.Progress(2, ti+1, len(e.tiles))
 		}

@@ -309,6 +309,9 @@ func TestTiledEvaluationFreesItsTensors(t *testing.T) {
 			t.Fatal(err)
 		}
 		rss = append(rss, vmRSS(t))
+		if p := e.PassSeconds; p[0] <= 0 || p[1] <= 0 || p[0]+p[1] > l.RunSeconds {
+			t.Errorf("pass times %v, evaluation %g s", p, l.RunSeconds)
+		}
 	}
 	// 80 tiles' inputs, content boxes and gradients: 26 MB an evaluation
 	// when nothing is freed, 1 MB in all when they are.

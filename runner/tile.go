@@ -255,6 +255,10 @@ func (r *run) evaluator(sz size, t *scaleTargets) (evaluator, error) {
 		"estimated_gb", fmt.Sprintf("%.2f", tl.need/1e9))
 	last := time.Now()
 	e.Progress = func(pass, tile, tiles int) {
+		if pass == 2 && tile == tiles && e.PassSeconds[0]+e.PassSeconds[1] >= tileLogEvery.Seconds() {
+			r.log.Info("tiles", "iteration", r.it, "pass1_seconds", fmt.Sprintf("%.1f", e.PassSeconds[0]),
+				"pass2_seconds", fmt.Sprintf("%.1f", e.PassSeconds[1]))
+		}
 		if time.Since(last) >= tileLogEvery {
 			last = time.Now()
 			r.log.Info("tiles", "iteration", r.it, "pass", fmt.Sprintf("%d/2", pass), "tile", fmt.Sprintf("%d/%d", tile, tiles))
