@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -246,7 +245,7 @@ func (r *run) evaluator(sz size, t *scaleTargets) (evaluator, error) {
 	}
 	// The targets' garbage (fitted pictures, the tiles' tensors) goes back
 	// to the system before the loop's vectors are made.
-	debug.FreeOSMemory()
+	graphs.ReleaseMemory()
 	e, err := ex.model.NewTiledEvaluator(sz.width, sz.height, tl.side, t.Targets)
 	if err != nil {
 		return nil, err
