@@ -3,6 +3,7 @@ package graphs
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
 	"time"
 
@@ -232,6 +233,7 @@ func (m *Model) TiledFeatures(img []float32, width, height, side int, keys ...st
 				copy(f.data[(y*f.w+x0)*f.c:], gbuf[(y-y0)*w:(y-y0+1)*w])
 			}
 		}
+		releaseTensors()
 	}
 	for l, f := range maps {
 		out[ActivationKey(l)] = Tensor{goMap: f}
@@ -282,6 +284,10 @@ type TiledEvaluator struct {
 	// Progress, when set, is told each tile done: pass 1 (Grams) or 2
 	// (gradient), the tile's index and the number of tiles.
 	Progress func(pass, tile, tiles int)
+	// PassSeconds is the last evaluation's time in pass 1 (the Grams) and
+	// pass 2 (content sums and the gradient), set before pass 2 reports its
+	// last tile.
+	PassSeconds [2]float64
 }
 
 // NewTiledEvaluator stores t's coefficients in the graph (SetTargets
@@ -384,6 +390,7 @@ func (e *TiledEvaluator) Evaluate(img, grad []float32, out *Losses) error {
 					g[k] += float64(v)
 				}
 			}
+			releaseTensors()
 			if e.Progress != nil {
 				e.Progress(1, ti+1, len(e.tiles))
 			}
@@ -421,6 +428,8 @@ func (e *TiledEvaluator) Evaluate(img, grad []float32, out *Losses) error {
 	for i := e.depth + 1; i < layers; i++ {
 		out.StyleLayers[i], out.ContentLayers[i] = 0, 0
 	}
+	e.PassSeconds = [2]float64{time.Since(start).Seconds(), 0}
+	pass2 := time.Now()
 	// Pass 2: content sums and the gradient, tile by tile.
 	clear(grad)
 	craw := make([]float64, e.depth+1)
@@ -458,6 +467,8 @@ func (e *TiledEvaluator) Evaluate(img, grad []float32, out *Losses) error {
 			return fmt.Errorf("tile %d: gradient has the wrong size", ti)
 		}
 		t.addTo(grad, e.width, e.tmp)
+		releaseTensors()
+		e.PassSeconds[1] = time.Since(pass2).Seconds()
 		if e.Progress != nil {
 			e.Progress(2, ti+1, len(e.tiles))
 		}
@@ -473,6 +484,15 @@ func (e *TiledEvaluator) Evaluate(img, grad []float32, out *Losses) error {
 	out.RunSeconds = time.Since(start).Seconds()
 	return nil
 }
+
+// releaseTensors frees the TensorFlow tensors of the tiles done so far. A
+// tensor's C memory is freed by its finalizer, after a garbage collection,
+// and a tiled pass allocates tens of MB of them per tile (input, content
+// box, outputs) but almost nothing on Go's heap, which alone paces the
+// collector: left to it, an iteration's tensors pile up into GB. A
+// collection of the run's heap (large pointer-free slices) takes
+// milliseconds against seconds per tile.
+func releaseTensors() { runtime.GC() }
 
 // tileFeeds are the feeds every tile signature takes: its input and owned box.
 func (e *TiledEvaluator) tileFeeds(t Tile, img []float32) (map[string]*tf.Tensor, error) {

@@ -27,6 +27,9 @@ func newEvaluator(ex *plan.Experiment, sz plan.Size, t *plan.ScaleTargets, log *
 		}
 		return model.NewEvaluator(sz.Width, sz.Height), nil
 	}
+	// The targets' garbage (fitted pictures, the tiles' tensors) goes back
+	// to the system before the loop's vectors are made.
+	graphs.ReleaseMemory()
 	e, err := model.NewTiledEvaluator(sz.Width, sz.Height, side, t.Targets)
 	if err != nil {
 		return nil, err
@@ -35,6 +38,10 @@ func newEvaluator(ex *plan.Experiment, sz plan.Size, t *plan.ScaleTargets, log *
 		"estimated_gb", fmt.Sprintf("%.2f", need/1e9))
 	last := time.Now()
 	e.Progress = func(pass, tile, tiles int) {
+		if pass == 2 && tile == tiles && e.PassSeconds[0]+e.PassSeconds[1] >= tileLogEvery.Seconds() {
+			log.Info("tiles", "iteration", iteration(), "pass1_seconds", fmt.Sprintf("%.1f", e.PassSeconds[0]),
+				"pass2_seconds", fmt.Sprintf("%.1f", e.PassSeconds[1]))
+		}
 		if time.Since(last) >= tileLogEvery {
 			last = time.Now()
 			log.Info("tiles", "iteration", iteration(), "pass", fmt.Sprintf("%d/2", pass), "tile", fmt.Sprintf("%d/%d", tile, tiles))

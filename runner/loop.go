@@ -339,6 +339,10 @@ func (r *run) saveInputs(content *picture.Tensor, styles []*picture.Tensor) erro
 
 // finish writes the final picture and completes the run folder.
 func (r *run) finish() (*Result, error) {
+	// The loop's vectors (gradient, optimizer state) and TensorFlow's
+	// buffers are garbage now: give them back before the final picture's
+	// image and PNG are made, which would otherwise add to the run's peak.
+	graphs.ReleaseMemory()
 	if err := r.save(rundir.FinalName, r.x.Data); err != nil {
 		return nil, err
 	}

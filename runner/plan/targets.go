@@ -105,7 +105,7 @@ func (ex *Experiment) styleGrams(t *ScaleTargets, styles []*picture.Tensor, shap
 	blend := make([][][]float64, len(layers)) // layer -> sum_s b_s A_s
 	sq := make([]float64, len(layers))        // layer -> sum_s b_s ||A_s||^2
 	for si, st := range styles {
-		feats, err := ex.features(st, keys)
+		feats, err := ex.gramFeatures(st, keys)
 		if err != nil {
 			return fmt.Errorf("style features (%s): %w", ex.cfg.Style[si], err)
 		}

@@ -20,17 +20,18 @@ import (
 // activations, ReLU masks, and the gradients of the backward pass in
 // flight): 1.5 gives 1.74 GB per megapixel for the full VGG19 to conv5_1,
 // against 1.69 measured by issue 25. TensorFlow, the graph and the Go
-// runtime take about baseBytes more; a tiled run, whose session prepares
-// the tile signatures too and holds buffers of several tile shapes, about
-// tiledBaseBytes. A tile's pass holds more per pixel, tileCopies: its
-// gradient takes the backprop form (see graphs.TiledEvaluator). Calibrated
-// on the full VGG19 (README, Print-size pictures): 1 MP in tiles of 512
-// peaked at 2.29 GB, 4 MP in tiles of 768 at 4.0 GB.
+// runtime take about baseBytes more. A tile's pass holds more per pixel of
+// its input, tileCopies (its gradient takes the backprop form: see
+// graphs.TiledEvaluator), and a tiled run tiledBaseBytes besides, plus what
+// Go holds (heldBytes). Fitted to peak RSS on the full VGG19 at 1152x864,
+// Adam (README, Print-size pictures): tiles of 256 (inputs up to 416x416)
+// peaked at 1.30 GB, tiles of 512 (672x592) at 2.09 GB: 3.0 copies and
+// 0.6 GB, rounded up.
 const (
 	activationCopies = 1.5
-	tileCopies       = 2.4
+	tileCopies       = 3.1
 	baseBytes        = 600 << 20
-	tiledBaseBytes   = 1300 << 20
+	tiledBaseBytes   = 650e6
 )
 
 // deepestUsed is the index of the deepest layer the plan uses (0 if none).
@@ -53,16 +54,28 @@ func bytesPerPixel(md graphs.Metadata, deepest int) float64 {
 	return activationCopies * 4 * floats
 }
 
+// leftoverBytes per pixel is what a tiled loop holds beyond the vectors and
+// targets heldBytes counts: the targets phase's leftovers on Go's and the C
+// heap (fitted pictures, the style picture, TensorFlow's buffers of other
+// tile shapes). Measured: 12 MP in tiles of 512 held 28 bytes a pixel more
+// than counted in its first evaluation.
+const leftoverBytes = 32
+
 // heldBytes is what the Go side holds through a tiled run of w x h pixels:
-// the picture, its gradient, the optimizer's vectors and the content
-// targets.
+// the picture, its gradient, the content picture (kept for
+// preserve_colors), the optimizer's vectors and the content targets.
+// L-BFGS (optim.LBFGS on gonum's, in float64) holds the accepted point
+// (float32) and, in float64, the point and gradient it is given, the
+// accepted gradient, its own point and gradient, the line search's point
+// and direction and lbfgs_memory pairs: 2 x (7 + 2 x memory) float32
+// vectors' worth.
 func (ex *Experiment) heldBytes(w, h int) float64 {
 	px := float64(w * h)
-	vectors := 2.0 + 2 // picture, gradient, Adam's two moments
+	vectors := 3.0 + 2 // picture, gradient, content picture, Adam's two moments
 	if ex.cfg.Optimizer == "lbfgs" {
-		vectors = 2 + 2*float64(ex.cfg.LBFGSMemory) + 3
+		vectors = 3 + 1 + 2*(7+2*float64(ex.cfg.LBFGSMemory))
 	}
-	held := vectors * 12 * px
+	held := vectors*12*px + leftoverBytes*px
 	md := ex.model.Meta
 	for _, l := range ex.layers.content {
 		s := float64(md.Stride(l.index))
@@ -188,4 +201,25 @@ func (ex *Experiment) features(pic *picture.Tensor, keys []string) (map[string]g
 		return ex.model.Features(pic.Data, pic.Width, pic.Height, keys...)
 	}
 	return ex.model.TiledFeatures(pic.Data, pic.Width, pic.Height, t.side, keys...)
+}
+
+// gramFeatures is features for a style picture, which needs only the Grams
+// and sizes of keys: a tiled one does not assemble the content layers'
+// activations (at 24 MP conv4_2's is 0.77 GB, beside the content
+// picture's).
+func (ex *Experiment) gramFeatures(pic *picture.Tensor, keys []string) (map[string]graphs.Tensor, error) {
+	if t := ex.tilings[Size{pic.Width, pic.Height}]; t.side != 0 {
+		drop := map[string]bool{}
+		for _, l := range ex.layers.content {
+			drop[graphs.ActivationKey(l.name)] = true
+		}
+		var grams []string
+		for _, k := range keys {
+			if !drop[k] {
+				grams = append(grams, k)
+			}
+		}
+		keys = grams
+	}
+	return ex.features(pic, keys)
 }
