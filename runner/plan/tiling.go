@@ -19,7 +19,10 @@ import (
 // float32 copies of every computed layer's activations (the forward
 // activations, ReLU masks, and the gradients of the backward pass in
 // flight): 1.5 gives 1.74 GB per megapixel for the full VGG19 to conv5_1,
-// against 1.69 measured by issue 25. TensorFlow, the graph and the Go
+// against 1.69 measured by issue 25. The leaner loss graph (masks, kept
+// loss layers: README, Performance) measures 1.15 with average pooling; the
+// estimate keeps 1.5, as max pooling keeps each pooled layer's input and a
+// budget must hold for every config. TensorFlow, the graph and the Go
 // runtime take about baseBytes more. A tile's pass holds more per pixel of
 // its input, tileCopies (its gradient takes the backprop form: see
 // graphs.TiledEvaluator), and a tiled run tiledBaseBytes besides, plus what
