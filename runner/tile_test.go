@@ -39,8 +39,11 @@ func samePicture(t *testing.T, what string, a, b image.Image) {
 	// gradient's size, so where a gradient is near zero the float32 rounding
 	// of the two evaluations (the untiled CPU graph's Winograd convolutions,
 	// the tiles' direct ones) can turn a step: a few values end a level or
-	// two apart (59 of 77421 values 2 levels apart in one fresh-clone run).
-	// More than 3 levels, or more than 1% of values off at all, is a real
+	// two apart (59 of 77421 values 2 levels apart in one fresh-clone run;
+	// with the leaner loss graph, 9 values 2-4 levels apart). Ten steps of
+	// learning_rate 2 could part a value by 40 levels; a seam or a wrong
+	// tile would part whole rows. More than 8 levels, more than 0.2% of
+	// values over one level apart, or more than 1% off at all, is a real
 	// difference.
 	var worst uint32
 	off, far := 0, 0
@@ -60,7 +63,7 @@ func samePicture(t *testing.T, what string, a, b image.Image) {
 		}
 	}
 	n := a.Bounds().Dx() * a.Bounds().Dy() * 3
-	if worst > 3 || off > n/100 {
+	if worst > 8 || far > n/500 || off > n/100 {
 		t.Errorf("%s: tiled and untiled pictures differ by up to %d levels at %d of %d values (%d by more than one)", what, worst, off, n, far)
 	}
 }
